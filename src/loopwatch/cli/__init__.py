@@ -1,0 +1,54 @@
+"""The ``loopwatch`` command line: a thin Typer app over the Python API.
+
+Each command group lives in its own module and registers itself on
+:data:`app`; :func:`main` runs the app and turns every :class:`LoopwatchError`
+into one line per problem on stderr with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from loopwatch.errors import LoopwatchError
+
+__all__ = ["app", "console", "err_console", "main"]
+
+app = typer.Typer(
+    name="loopwatch",
+    help="Map, simulate and stress-test the web of deals financing AI compute.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+# command modules register on ``app`` when imported
+from loopwatch.cli import deals as _deals  # noqa: E402,F401
+from loopwatch.cli import _plugins  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status (0 ok, 1 failure, 2 invalid input)."""
+    try:
+        app(args=argv, prog_name="loopwatch")  # standalone: usage errors exit 2 by themselves
+    except LoopwatchError as exc:
+        for line in str(exc).splitlines():
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return 2
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()
