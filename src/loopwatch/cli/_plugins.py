@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-for _name in ("analysis", "simulate", "answers", "run", "runs"):
+for _name in ("importers", "analysis", "simulate", "answers", "run", "runs"):
     try:
         importlib.import_module(f"loopwatch.cli.{_name}")
     except ModuleNotFoundError as _exc:  # a layer not written yet

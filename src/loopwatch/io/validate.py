@@ -203,6 +203,7 @@ def _cross_checks(start: Period, horizon: Period, firms: list[tuple[int, Firm]],
                 in_horizon((*at, "tranches", k, "at"), t.at)
                 for m, cond in enumerate(t.conditions):
                     firm_ref((*at, "tranches", k, "conditions", m, "firm"), cond.firm)
+                    firm_ref((*at, "tranches", k, "conditions", m, "vendor"), cond.vendor)
         if isinstance(c, Warrant):
             issuer = firm_ids.get(c.payer)
             if issuer is not None and not issuer.shares_outstanding:
@@ -213,6 +214,7 @@ def _cross_checks(start: Period, horizon: Period, firms: list[tuple[int, Firm]],
             for k, wt in enumerate(c.tranches):
                 for m, cond in enumerate(wt.conditions):
                     firm_ref((*at, "tranches", k, "conditions", m, "firm"), cond.firm)
+                    firm_ref((*at, "tranches", k, "conditions", m, "vendor"), cond.vendor)
             contract_ref((*at, "order"), c.order)
         if isinstance(c, ComputeCommitment):
             for vendor in c.vendor_mix:

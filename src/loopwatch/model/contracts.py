@@ -115,11 +115,18 @@ class Schedule(Frozen):
 
 
 class Condition(Frozen):
-    """A milestone: ``metric`` of ``firm`` (default: the contract's natural subject) ≥ ``threshold``."""
+    """A milestone: ``metric`` of ``firm`` ≥ ``threshold``.
+
+    ``firm`` defaults to the contract's natural subject: the investee for an
+    equity tranche (GW deployed), the holder for a warrant's GW metrics and
+    the issuer for its share price. ``vendor`` restricts ``gw_bought`` /
+    ``gw_deployed`` to chips from one vendor (AMD's warrant counts AMD GW only).
+    """
 
     metric: Metric
     threshold: float = Field(ge=0)
     firm: str | None = Field(default=None, pattern=ID_PATTERN)
+    vendor: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
 class _Base(Frozen):
