@@ -46,7 +46,9 @@ def _message(err: Any) -> str:
     kind, msg, value = err["type"], err["msg"], err.get("input")
     if kind in ("greater_than_equal", "greater_than") and isinstance(value, int | float):
         if value < 0:
-            return f"negative value {value!r} (must be ≥ {err['ctx'].get('ge', err['ctx'].get('gt'))})"
+            bound = err["ctx"].get("ge", err["ctx"].get("gt"))
+            sign = "≥" if "ge" in err["ctx"] else ">"
+            return f"negative value {value!r} (must be {sign} {bound:g})"
     if kind == "enum":
         return f"unknown value {value!r} (expected {err['ctx']['expected']})"
     if kind == "union_tag_invalid":
@@ -69,6 +71,8 @@ def _pydantic_problems(exc: ValidationError, prefix: tuple[Any, ...], file: str,
         loc = list(err["loc"])
         # drop discriminator tags pydantic inserts into the location
         loc = [p for p in loc if not (isinstance(p, str) and p in _TAGS)] if loc else loc
+        if err["type"] == "union_tag_invalid":
+            loc.append("type")
         path = (*prefix, *loc)
         metric_loc = loc and loc[-1] == "metric"
         msg = _message(err)
@@ -113,11 +117,13 @@ def validate_deal_book(data: Any, *, file: str = "<book>", lines: LineMap | None
         except ValidationError as exc:
             found += _pydantic_problems(exc, ("firms", i), file, lines)
     contracts: list[tuple[int, Any]] = []
+    broken: list[tuple[int, Any]] = []
     for i, raw in enumerate(_items(data, "contracts", file, lines, found)):
         try:
             contracts.append((i, _CONTRACT.validate_python(raw)))
         except ValidationError as exc:
             found += _pydantic_problems(exc, ("contracts", i), file, lines)
+            broken.append((i, raw))
     assumptions: list[tuple[int, Assumption]] = []
     for i, raw in enumerate(_items(data, "assumptions", file, lines, found)):
         try:
@@ -133,6 +139,16 @@ def validate_deal_book(data: Any, *, file: str = "<book>", lines: LineMap | None
 
     if shell is not None:
         found += _cross_checks(shell.start, shell.horizon, firms, contracts, assumptions, file, lines)
+        # items that failed their own checks still get their firm references checked
+        known = {f.id for _, f in firms}
+        reported = {p.path for p in found}
+        for i, raw in broken:
+            for key in ("payer", "payee"):
+                ref = raw.get(key) if isinstance(raw, dict) else None
+                where = dotted(("contracts", i, key))
+                if isinstance(ref, str) and ref not in known and where not in reported:
+                    found.append(Problem(file, line_of(lines, ("contracts", i, key)), where,
+                                         f"unknown firm {ref!r}"))
     if found:
         raise DealBookError(sorted(found, key=lambda p: (p.line or 0, p.path)))
     assert shell is not None

@@ -90,6 +90,8 @@ def read_yaml_text(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         msg = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        if exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
+            msg += f" (the construct starts on line {exc.context_mark.line + 1})"
         raise YamlSyntaxError(Problem(file, line, "", f"malformed YAML: {msg}")) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(Problem(file, None, "", f"malformed YAML: {exc}")) from None
