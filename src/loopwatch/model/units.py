@@ -76,10 +76,10 @@ def parse_money(value: Any) -> float:
         m = _MONEY_RE.match(value)
         if m is None or m.group("suffix").lower() not in _SUFFIX:
             raise ValueError(f"cannot read {value!r} as an amount (try '12.5bn' or '$300B')")
-        num = float(m.group("num").replace(",", ""))
-        if m.group("exp"):
-            num *= 10.0 ** int(m.group("exp"))
-        out = num * _SUFFIX[m.group("suffix").lower()]
+        digits = m.group("num").replace(",", "")
+        num = float(f"{digits}e{m.group('exp')}" if m.group("exp") else digits)
+        scale = _SUFFIX[m.group("suffix").lower()]
+        out = num * scale if scale != 1.0 else num
         if m.group("sign"):
             out = -out
     else:
