@@ -27,8 +27,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 # command modules register on ``app`` when imported
-from loopwatch.cli import deals as _deals  # noqa: E402,F401
 from loopwatch.cli import _plugins  # noqa: E402,F401
+from loopwatch.cli import deals as _deals  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,7 +103,7 @@ def export(
 ) -> None:
     """Export a deal book: JSON lists every firm and contract with all fields; CSV one contract a row."""
     book = load_deal_book(book_name)
-    out = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    out = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout
     try:
         if fmt == "json":
             json.dump(book.model_dump(mode="json"), out, indent=2)

@@ -43,7 +43,7 @@ _BOOK_KEYS = {"name", "title", "description", "start", "horizon", "firms", "cont
 
 
 def _message(err: Any) -> str:
-    kind, msg, value = err["type"], err["msg"], err.get("input")
+    kind, msg, value = str(err["type"]), str(err["msg"]), err.get("input")
     if kind in ("greater_than_equal", "greater_than") and isinstance(value, int | float):
         if value < 0:
             bound = err["ctx"].get("ge", err["ctx"].get("gt"))
@@ -60,8 +60,8 @@ def _message(err: Any) -> str:
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "value_error":
-        return msg.removeprefix("Value error, ")
-    return msg
+        return str(msg).removeprefix("Value error, ")
+    return str(msg)
 
 
 def _pydantic_problems(exc: ValidationError, prefix: tuple[Any, ...], file: str,

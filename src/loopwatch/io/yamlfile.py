@@ -54,7 +54,7 @@ def _convert(node: yaml.Node, path: tuple[Any, ...], lines: LineMap, loader: yam
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node)
             if key == "<<":  # merge keys: keep it simple and explicit
                 merged = _convert(value_node, path, lines, loader, file, problems)
                 if isinstance(merged, dict):
@@ -69,7 +69,7 @@ def _convert(node: yaml.Node, path: tuple[Any, ...], lines: LineMap, loader: yam
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(v, (*path, i), lines, loader, file, problems) for i, v in enumerate(node.value)]
-    return loader.construct_object(node)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node)
 
 
 def read_yaml_text(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
@@ -96,7 +96,7 @@ def read_yaml_text(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(Problem(file, None, "", f"malformed YAML: {exc}")) from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     return data, lines, problems
 
 

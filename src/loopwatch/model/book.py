@@ -52,7 +52,8 @@ class DealBook(Frozen):
     @property
     def quarters(self) -> int:
         """Number of quarters from start to horizon, inclusive."""
-        return self.horizon - self.start + 1
+        quarters: int = self.horizon - self.start + 1
+        return quarters
 
     @cached_property
     def firm_index(self) -> dict[str, int]:
