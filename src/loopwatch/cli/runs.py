@@ -110,7 +110,7 @@ def compare(first: str, second: str, store: StoreOpt = None,
         return f"{v:.4g}" if isinstance(v, float) else ("—" if v is None else str(v))
 
     for row in rows:
-        table.add_row(row["key"], fmt(row[ra.run_id]), fmt(row[rb.run_id]), fmt(row["difference"]))
+        table.add_row(str(row["key"]), fmt(row[ra.run_id]), fmt(row[rb.run_id]), fmt(row["difference"]))
     console.print(table)
 
 
