@@ -1,0 +1,1 @@
+"""Charts (Plotly) and the self-contained HTML report. Imports Plotly lazily."""
