@@ -102,6 +102,8 @@ class ImportResult:
         Each row not imported: file, line, reason, what it said.
     files : tuple of str
         The files read.
+    source : str
+        The format read (``"bubble-map"`` ...).
     """
 
     book: DealBook
@@ -109,6 +111,7 @@ class ImportResult:
     rows: int
     skipped_rows: tuple[SkippedRow, ...] = ()
     files: tuple[str, ...] = ()
+    source: str = ""
 
     @property
     def imported(self) -> int:
@@ -186,4 +189,4 @@ def import_deals(source: str, paths: Sequence[str | Path], *, name: str | None =
     book = builder.finish(name, title=_TITLES[kind], files=[Path(f).name for f in read])
     return ImportResult(book=book, skipped=dict(sorted(builder.skipped.items())),
                         rows=builder.rows, skipped_rows=tuple(builder.skipped_rows),
-                        files=tuple(read))
+                        files=tuple(read), source=kind.value)
