@@ -7,7 +7,7 @@ imported and, by reason, what was not.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Annotated
 
@@ -34,7 +34,7 @@ def summary_tables(result: ImportResult) -> list[Table]:
         outcome.add_row(f"skipped: {reason}", str(n))
     outcome.add_row("[bold]total[/]", f"[bold]{result.rows}[/]")
     by_type: Counter[str] = Counter()
-    value: Counter[str] = Counter()
+    value: dict[str, float] = defaultdict(float)
     for c in result.book.contracts:
         by_type[c.type.value] += 1
         value[c.type.value] += c.amount
@@ -48,7 +48,7 @@ def summary_tables(result: ImportResult) -> list[Table]:
 
 @deals.command("import")
 def import_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files, or folders holding them.", metavar="PATH...",
+    paths: Annotated[list[Path], typer.Argument(help="Files, or folders holding them.", metavar="PATH",
                                                 show_default=False)],
     source: Annotated[ImportSource, typer.Option("--from", help="Format of the files.",
                                                  show_default=False)],
