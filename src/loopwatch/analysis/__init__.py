@@ -1,0 +1,48 @@
+"""Analytics on deal books and flows: cycles, origin tracing, LOI leverage, warrants, Minsky, ...
+
+Every analytic takes a deal book (expanded by :func:`flows_from_book`) or a
+flows table (``period, payer, payee, amount, kind, ...``, e.g. from a
+simulation) plus a window, so the same code answers on contracts alone and
+on simulated flows. Heavy dependencies (pandas, scipy, networkx) load only
+when this package is imported, never by ``import loopwatch``.
+"""
+
+from loopwatch.analysis.flows import (
+    ALL_TYPES,
+    CONTINGENT_TYPES,
+    MONEY_TYPES,
+    WORLD,
+    Window,
+    as_flows,
+    filter_flows,
+    flows_from_book,
+)
+from loopwatch.analysis.network import FlowNetwork, flow_network, random_flow_network
+from loopwatch.analysis.tracing import (
+    OriginTrace,
+    origin_shares,
+    return_probability,
+    round_trip_share,
+    trace,
+)
+from loopwatch.analysis.tracing_reference import trace_reference
+
+__all__ = [
+    "ALL_TYPES",
+    "CONTINGENT_TYPES",
+    "MONEY_TYPES",
+    "WORLD",
+    "FlowNetwork",
+    "OriginTrace",
+    "Window",
+    "as_flows",
+    "filter_flows",
+    "flow_network",
+    "flows_from_book",
+    "origin_shares",
+    "random_flow_network",
+    "return_probability",
+    "round_trip_share",
+    "trace",
+    "trace_reference",
+]
