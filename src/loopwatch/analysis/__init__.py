@@ -46,3 +46,32 @@ __all__ = [
     "trace",
     "trace_reference",
 ]
+
+# the answers (Minsky, Ponzi test, break-even, amplification, stress)
+from loopwatch.analysis.amplification import Amplification, amplification
+from loopwatch.analysis.breakeven import REFERENCES, BreakEven, Reference, break_even
+from loopwatch.analysis.counterfactual import counterfactual_book, vendor_links, vendors_of
+from loopwatch.analysis.minsky import MinskyClass, MinskyResult, minsky_classes
+from loopwatch.analysis.ponzi import PonziTest, ponzi_test
+from loopwatch.analysis.stress import ScenarioStress, StressResult, stress, stress_summary
+
+__all__ += [
+    "REFERENCES",
+    "Amplification",
+    "BreakEven",
+    "MinskyClass",
+    "MinskyResult",
+    "PonziTest",
+    "Reference",
+    "ScenarioStress",
+    "StressResult",
+    "amplification",
+    "break_even",
+    "counterfactual_book",
+    "minsky_classes",
+    "ponzi_test",
+    "stress",
+    "stress_summary",
+    "vendor_links",
+    "vendors_of",
+]
