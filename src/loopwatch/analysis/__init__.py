@@ -7,6 +7,14 @@ on simulated flows. Heavy dependencies (pandas, scipy, networkx) load only
 when this package is imported, never by ``import loopwatch``.
 """
 
+from loopwatch.analysis.cycles import (
+    Cycles,
+    CycleSignificance,
+    contract_graph,
+    cycle_significance,
+    find_cycles,
+    rewire,
+)
 from loopwatch.analysis.flows import (
     ALL_TYPES,
     CONTINGENT_TYPES,
@@ -17,6 +25,7 @@ from loopwatch.analysis.flows import (
     filter_flows,
     flows_from_book,
 )
+from loopwatch.analysis.loi import LoiLeverage, loi_dependencies, loi_leverage
 from loopwatch.analysis.network import FlowNetwork, flow_network, random_flow_network
 from loopwatch.analysis.tracing import (
     OriginTrace,
@@ -26,25 +35,44 @@ from loopwatch.analysis.tracing import (
     trace,
 )
 from loopwatch.analysis.tracing_reference import trace_reference
+from loopwatch.analysis.warrants import (
+    WarrantValuation,
+    black_scholes_call,
+    value_warrant,
+    value_warrants,
+)
 
 __all__ = [
     "ALL_TYPES",
     "CONTINGENT_TYPES",
     "MONEY_TYPES",
     "WORLD",
+    "CycleSignificance",
+    "Cycles",
     "FlowNetwork",
+    "LoiLeverage",
     "OriginTrace",
+    "WarrantValuation",
     "Window",
     "as_flows",
+    "black_scholes_call",
+    "contract_graph",
+    "cycle_significance",
     "filter_flows",
+    "find_cycles",
     "flow_network",
     "flows_from_book",
+    "loi_dependencies",
+    "loi_leverage",
     "origin_shares",
     "random_flow_network",
     "return_probability",
+    "rewire",
     "round_trip_share",
     "trace",
     "trace_reference",
+    "value_warrant",
+    "value_warrants",
 ]
 
 # the answers (Minsky, Ponzi test, break-even, amplification, stress)
