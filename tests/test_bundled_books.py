@@ -288,3 +288,37 @@ def test_double_counts_are_not_double_counted(book: DealBook) -> None:
 def test_every_schedule_fits_the_horizon(book: DealBook) -> None:
     for c in book.contracts:
         assert book.start <= c.schedule.start and c.schedule.end <= book.horizon, c.id
+
+
+# ---------------------------------------------------------------- docs/deal-book.md stays true
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "deal-book.md"
+
+
+def test_the_documented_example_validates_and_uses_every_type() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+                 if b.startswith("name: "))
+    data, lines, problems = read_yaml_text(block, "docs/deal-book.md example")
+    example = validate_deal_book(data, file="example", lines=lines, problems=problems)
+    assert {c.type for c in example.contracts} == set(ContractType)
+
+
+def test_the_documented_mapping_matches_the_book(book: DealBook) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (D\d\d) \|[^|]*\|(.*)\|$", text, flags=re.M)
+    assert [d for d, _ in rows] == [f"D{i:02d}" for i in range(1, 49)]
+    named = {cid for _, cell in rows for cid in re.findall(r"`([a-z0-9][a-z0-9_\-]*)`", cell)}
+    contract_ids = {c.id for c in book.contracts}
+    assert named <= contract_ids, sorted(named - contract_ids)
+    assert contract_ids <= named, sorted(contract_ids - named)
+    for a in book.assumptions:
+        assert f"`{a.id}`" in text, a.id
+
+
+def test_the_documented_counts_match_the_book(book: DealBook) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    m = re.search(r"\*\*Size\.\*\* (\d+) firms, (\d+) contracts, (\d+) assumptions", text)
+    assert m is not None
+    assert tuple(map(int, m.groups())) == (len(book.firms), len(book.contracts),
+                                           len(book.assumptions))
