@@ -34,8 +34,6 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from loopwatch.errors import ConvergenceError
-
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
@@ -46,8 +44,10 @@ SLACK = 1e-12
 DENSE_LIMIT = 1500
 #: scenarios per block in ``iterate_batch`` (keeps a block of P in L2 cache)
 CHUNK = 64
-#: smallest row-block (in stored entries) worth compacting into a gather matrix
+#: smallest network (stored entries) worth compacting into a gather matrix
 COMPACT_MIN_NNZ = 200_000
+#: compact once a sweep adds fewer new defaulters than this fraction of |D|
+COMPACT_SETTLED = 1e-3
 
 
 def obligations(L: sp.csr_array) -> tuple[FloatArray, FloatArray]:
@@ -161,22 +161,26 @@ def _stop(delta: float, prev: float, target: float) -> bool:
     return delta <= target * (1.0 - rho)
 
 
-def _compact(
-    L: sp.csr_array, idx: IntArray, inv: FloatArray
-) -> sp.csr_array:
-    """Gather-form ``Pi^T`` restricted to the nodes ``idx`` (local numbering)."""
+def _compact(L: sp.csr_array, idx: IntArray, inv: FloatArray) -> sp.csr_array:
+    """Gather-form ``Pi^T`` restricted to the nodes ``idx`` (local numbering).
+
+    Entry ``[a, b]`` is ``L[idx[b], idx[a]] / pbar[idx[b]]``. O(nnz(L[idx])).
+    """
     n = L.shape[0]
     rows = L[idx]
-    local = np.full(n, -1, dtype=np.int64)
-    local[idx] = np.arange(idx.size)
+    local = np.full(n, -1, dtype=np.int32)
+    local[idx] = np.arange(idx.size, dtype=np.int32)
     cols = local[rows.indices]
     keep = cols >= 0
-    csum = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
+    csum = np.zeros(keep.size + 1, dtype=np.int64)
+    np.cumsum(keep, out=csum[1:])
     indptr = csum[rows.indptr]
     lens = np.diff(indptr)
-    data = rows.data[keep] * np.repeat(inv[idx], lens)
-    sub = sp.csr_array((data, cols[keep], indptr), shape=(idx.size, idx.size))
-    return sp.csr_array(sub.T)
+    data = rows.data[keep]
+    data *= np.repeat(inv[idx], lens)
+    # rows of L restricted to C, stored column-wise = (L_CC)^T ... transposed once
+    sub = sp.csc_array((data, cols[keep], indptr), shape=(idx.size, idx.size))
+    return sp.csr_array(sub)
 
 
 def iterate_single(
@@ -188,7 +192,7 @@ def iterate_single(
     beta: float,
     tol: float,
     max_iter: int,
-) -> tuple[FloatArray, int]:
+) -> tuple[FloatArray, int, bool, float, FloatArray]:
     """Monotone Picard iteration from ``pbar`` for one scenario (large sparse n).
 
     Only debtors in default pay less than ``pbar``, so the inflow is
@@ -197,44 +201,50 @@ def iterate_single(
     default, the defaulting subsystem is compacted into a gather-form CSR
     matrix and iterated alone; the full sweeps that follow check that no
     solvent node defaults (and resume if one does).
+
+    Returns ``(p, sweeps, converged, last_change)``; after ``max_iter``
+    sweeps ``p`` is the current iterate, still a supersolution (``p >=
+    Phi(p)``) and so a valid warm start for :func:`exact_single`.
     """
     n = pbar.size
     target = tol * max(float(pbar.max(initial=0.0)), np.finfo(float).tiny)
     c: FloatArray = np.bincount(L.indices, weights=L.data, minlength=n).astype(np.float64)
+    LT = L.T  # CSC view: scatter products, no copy
     p = pbar.copy()
     inD = np.zeros(n, dtype=bool)
-    blocks: list[tuple[IntArray, sp.csr_array]] = []
     it = 0
     prev = np.inf
     compactions = 0
+    inflow = c
     while True:
-        inflow = c.copy()
-        for idx, blk in blocks:
-            inflow -= blk.T @ ((pbar[idx] - p[idx]) * inv[idx])
+        last_inflow = inflow
+        inflow = c - LT @ ((pbar - p) * inv) if it else c.copy()
         p_new = np.minimum(_step(e, inflow, pbar, alpha, beta), p)
         new = (p_new < pbar) & ~inD
         n_new = int(new.sum())
+        inD |= new
         delta = float(np.max(p - p_new, initial=0.0))
         p = p_new
         it += 1
-        if n_new:
-            fresh = np.flatnonzero(new)
-            inD[fresh] = True
-            blocks.append((fresh, L[fresh]))
-            if len(blocks) > 6:
-                every = np.flatnonzero(inD)
-                blocks = [(every, L[every])]
-        elif _stop(delta, prev, target):
-            return p, it
-        prev = delta
+        if n_new == 0 and _stop(delta, prev, target):
+            return p, it, True, delta, inflow
         if it >= max_iter:
-            raise ConvergenceError(it, delta)
-        nnz_D = sum(blk.nnz for _, blk in blocks)
-        if n_new == 0 and compactions < 3 and nnz_D >= COMPACT_MIN_NNZ:
+            return p, it, False, delta, inflow
+        settled = n_new <= COMPACT_SETTLED * inD.sum()
+        if it > 1 and settled and compactions < 2 and L.nnz >= COMPACT_MIN_NNZ:
             compactions += 1
-            p, it, prev = _iterate_compact(
-                L, c, pbar, inv, e, alpha, beta, target, max_iter, p, inD, it, prev
+            # solvent nodes whose inflow, still falling geometrically, may yet
+            # drop below their obligations: iterate them along with D
+            rho = min(delta / prev, 0.999) if prev > 0 else 0.999
+            tail = 4.0 * rho / (1.0 - rho) * (last_inflow - inflow)
+            at_risk = ~inD & (pbar > 0) & (e + inflow - pbar <= tail)
+            p, it, delta, ok = _iterate_compact(
+                L, c, pbar, inv, e, alpha, beta, target, max_iter, p, inD | at_risk, it, delta
             )
+            if not ok:
+                return p, it, False, delta, inflow
+            inD |= p < pbar
+        prev = delta
 
 
 def _iterate_compact(
@@ -248,29 +258,35 @@ def _iterate_compact(
     target: float,
     max_iter: int,
     p: FloatArray,
-    inD: BoolArray,
+    inC: BoolArray,
     it: int,
     prev: float,
-) -> tuple[FloatArray, int, float]:
-    """Iterate the defaulting subsystem alone (solvent nodes pay ``pbar``)."""
-    idx = np.flatnonzero(inD)
+) -> tuple[FloatArray, int, float, bool]:
+    """Iterate the subsystem ``C`` (defaulters and solvent nodes at risk) alone.
+
+    Nodes outside ``C`` are held at ``pbar``; the caller's next full sweep
+    checks that they are indeed solvent.
+    """
+    idx = np.flatnonzero(inC)
     M = _compact(L, idx, inv)
-    eD, pbD = e[idx], pbar[idx]
-    base = c[idx] - M @ pbD  # inflow from solvent debtors, fixed while D is
-    pD = p[idx].copy()
+    eC, pbC = e[idx], pbar[idx]
+    base = c[idx] - M @ pbC  # inflow from debtors outside C (paying in full)
+    pC = p[idx].copy()
+    ok = True
     while True:
-        pD_new = np.minimum(_step(eD, base + M @ pD, pbD, alpha, beta), pD)
-        delta = float(np.max(pD - pD_new, initial=0.0))
-        pD = pD_new
+        pC_new = np.minimum(_step(eC, base + M @ pC, pbC, alpha, beta), pC)
+        delta = float(np.max(pC - pC_new, initial=0.0))
+        pC = pC_new
         it += 1
         if _stop(delta, prev, target):
             break
         prev = delta
         if it >= max_iter:
-            raise ConvergenceError(it, delta)
+            ok = False
+            break
     out = p.copy()
-    out[idx] = pD
-    return out, it, delta
+    out[idx] = pC
+    return out, it, delta, ok
 
 
 def iterate_batch(
@@ -281,16 +297,21 @@ def iterate_batch(
     beta: float,
     tol: float,
     max_iter: int,
-) -> tuple[FloatArray, int]:
+) -> tuple[FloatArray, int, IntArray, float]:
     """Monotone Picard iteration for every row of ``E`` (B, n), blockwise.
 
     Scenarios are processed ``CHUNK`` at a time as an ``(n, CHUNK)`` block so
     that ``Pi^T @ P`` runs from cache; each scenario leaves its block as soon
     as its own a-posteriori error estimate is below ``tol * max(pbar)``.
+    Returns ``(P, sweeps, stalled, last_change)`` where ``stalled`` lists the
+    scenarios still moving after ``max_iter`` sweeps (their rows of ``P`` are
+    supersolutions, valid warm starts for :func:`exact_single`).
     """
     target = tol * max(float(pbar.max(initial=0.0)), np.finfo(float).tiny)
     out = np.empty_like(E)
     most = 0
+    stalled: list[IntArray] = []
+    worst = 0.0
     pb = pbar[:, None]
     en = alpha == 1.0 and beta == 1.0
     for s in range(0, E.shape[0], CHUNK):
@@ -320,6 +341,10 @@ def iterate_batch(
                 Ec = np.ascontiguousarray(Ec[:, keep])
                 prev = prev[keep]
             if live.size and it >= max_iter:
-                raise ConvergenceError(it, float(delta.max()))
+                out[s + live] = P.T
+                stalled.append(s + live)
+                worst = max(worst, float(delta.max()))
+                break
         most = max(most, it)
-    return out, most
+    none: IntArray = np.zeros(0, dtype=np.intp)
+    return out, most, (np.concatenate(stalled) if stalled else none), worst

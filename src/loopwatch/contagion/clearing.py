@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from loopwatch.contagion import _clearing_kernels as K
 from loopwatch.contagion._validate import NetworkError, as_network, as_node_values, as_scalar_in
+from loopwatch.errors import ConvergenceError
 
 __all__ = ["ClearingResult", "eisenberg_noe", "rogers_veraart"]
 
@@ -40,6 +41,10 @@ EXACT_AUTO_N = 500
 EXACT_AUTO_N_BATCH = 48
 #: default iteration cap of the iterative kernels
 DEFAULT_MAX_ITER = 10_000
+#: ``method="auto"``: sweeps after which a slow iteration is finished exactly
+FALLBACK_AFTER = 300
+#: ``method="auto"``: largest n for that exact finish
+EXACT_FALLBACK_N = 5_000
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,9 @@ def eisenberg_noe(
         the defaulting subsystem per round (finite, at most n + 1 rounds).
         ``"iterative"``: monotone fixed-point iteration from ``pbar`` on
         sparse matrices. ``"auto"``: exact for n <= 500 (n <= 48 for a
-        batch), iterative otherwise.
+        batch), iterative otherwise; an iteration still running after 300
+        sweeps (spectral radius near 1) is finished by the exact method,
+        warm-started, when n <= 5,000.
 
     Returns
     -------
@@ -248,25 +255,43 @@ def _clear(
     if method not in ("auto", "exact", "iterative"):
         raise NetworkError(f"method must be 'auto', 'exact' or 'iterative', got {method!r}")
     cap = DEFAULT_MAX_ITER if max_iter is None else max_iter
-    if method == "auto":
+    auto = method == "auto"
+    if auto:
         method = "exact" if n <= (EXACT_AUTO_N_BATCH if batched else EXACT_AUTO_N) else "iterative"
+    # "auto" hands slow iterations (spectral radius near 1) to the exact solver
+    rescue = auto and n <= EXACT_FALLBACK_N
+    budget = min(cap, FALLBACK_AFTER) if rescue else cap
     pbar, inv = K.obligations(L)
-    PiT = K.relative_matrix_T(L, inv) if (batched or method == "exact") else None
+    PiT = K.relative_matrix_T(L, inv) if (batched or method == "exact" or rescue) else None
     if batched:
         assert PiT is not None
         if method == "exact":
             P, its = K.exact_batch(PiT, pbar, E, alpha, beta)
         else:
-            P, its = K.iterate_batch(PiT, pbar, E, alpha, beta, float(tol), cap)
+            P, its, stalled, last = K.iterate_batch(PiT, pbar, E, alpha, beta, float(tol), budget)
+            if stalled.size and not rescue:
+                raise ConvergenceError(its, last)
+            for b in stalled:  # rare: only scenarios the iteration could not finish
+                P[b], rounds = K.exact_single(PiT, pbar, E[b], alpha, beta, p0=P[b])
+                its = max(its, budget + rounds)
         inflow = _inflow_batch(PiT, P)
     else:
         if method == "exact":
             assert PiT is not None
             p, its = K.exact_single(PiT, pbar, E[0], alpha, beta)
         else:
-            p, its = K.iterate_single(L, pbar, inv, E[0], alpha, beta, float(tol), cap)
+            p, its, ok, last, flow = K.iterate_single(
+                L, pbar, inv, E[0], alpha, beta, float(tol), budget
+            )
+            if not ok and not rescue:
+                raise ConvergenceError(its, last)
+            if not ok:
+                assert PiT is not None
+                p, rounds = K.exact_single(PiT, pbar, E[0], alpha, beta, p0=p)
+                its += rounds
         P = p[None, :]
-        inflow = np.asarray(L.T @ (p * inv))[None, :]
+        # the last sweep's inflow is within tol of the final one; reuse it
+        inflow = (flow if method == "iterative" and ok else L.T @ (p * inv))[None, :]
     assets = E + inflow
     defaulted = assets < pbar * (1.0 - K.SLACK)
     equity = np.maximum(assets - pbar, 0.0)
