@@ -413,9 +413,10 @@ def flows_from_book(
             for q, a in _payments(c):
                 rows.append((q, c.payer, c.payee, a, *meta, leg))
 
-    rows = [r for r in rows if r[3] > 0 and win.start.index <= r[0] <= win.end.index]
-    if world:
-        rows.extend(_world_rows(book, win, rows, end_revenue_growth))
+    rows = [r for r in rows if r[3] > 0]
+    # the budget runs from the book's start, so it sees contract flows before the window too
+    outside = _world_rows(book, win, rows, end_revenue_growth) if world else []
+    rows = [r for r in rows if win.start.index <= r[0] <= win.end.index] + outside
 
     rows.sort(key=lambda r: r[0])
     frame = pd.DataFrame(

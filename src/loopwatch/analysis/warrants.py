@@ -128,7 +128,7 @@ class WarrantValuation:
         AMD's warrant names the binding first GW but vests on all six.
     tranches : pandas.DataFrame
         Per tranche: ``shares``, ``conditions`` (text), ``vest_probability``,
-        ``median_vesting`` (quarter, among paths that vest, or None) and
+        ``median_vesting`` (lower median quarter among paths that vest, or None) and
         ``value`` (USD; the tranches sum to ``value``).
     """
 
@@ -436,7 +436,8 @@ def value_warrant(
     rows = []
     for k in range(len(tranches)):
         hit = when[:, k] >= 0
-        median = grid[int(np.median(when[hit, k]))] if hit.any() else None
+        q = np.sort(when[hit, k])
+        median = grid[int(q[(q.size - 1) // 2])] if q.size else None  # lower median: a real quarter
         rows.append({
             "shares": float(shares[k]),
             "conditions": "; ".join(_describe(c) for c in conds[k]) or "none",
