@@ -44,6 +44,10 @@ def test_trace_table_and_json(capsys: pytest.CaptureFixture[str], book_path: str
     vendor = next(f for f in data["firms"] if f["firm"] == "vendor")
     assert 0 < vendor["round_trip_share"] < 1
     assert abs(sum(vendor["revenue_origin"].values()) - 1) < 1e-9
+    code, out, _ = _run(capsys, "trace", book_path, "--of", "network")
+    assert code == 0 and "receipts from other firms" in out
+    code, _, err = _run(capsys, "trace", book_path, "--of", "moon")
+    assert code == 2 and "unknown" in err
     code, out, _ = _run(capsys, "trace", book_path, "--firm", "vendor", "--firm", "dev")
     assert code == 0 and "cloud" not in out.split("Origin")[0].split("┡")[1]
 

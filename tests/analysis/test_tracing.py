@@ -144,6 +144,11 @@ def test_book_trace_reads_sensibly(loop_book: DealBook) -> None:
     assert t.revenue_origin.loc["vendor", "non_loop"] < 1.0
     # the bank lends outside debt: the cloud's pool holds some
     assert t.pool_origin.loc["cloud", "debt"] > 0
+    receiving = t.firms.network_receipts > 0
+    assert np.allclose(t.network_origin[receiving].sum(axis=1), 1.0)
+    assert (t.network_origin[~receiving] == 0).all().all()
+    # the developer's loop receipts are the vendor's and the fund's money
+    assert t.network_origin.loc["dev", "end_customers"] < 0.5
     s = round_trip_share(loop_book, binding=True)
     assert ((s >= 0) & (s <= 1)).all()
     d = t.to_dict()

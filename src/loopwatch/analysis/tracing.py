@@ -248,12 +248,16 @@ class OriginTrace:
         sum to 1 (0 without revenue).
     pool_origin : pandas.DataFrame
         Firm × source: the same for all the money the firm took in.
+    network_origin : pandas.DataFrame
+        Firm × source: the same for what the firm received from other firms
+        (its loop receipts, of any kind).
     """
 
     window: Window
     firms: pd.DataFrame
     revenue_origin: pd.DataFrame
     pool_origin: pd.DataFrame
+    network_origin: pd.DataFrame
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict: ``window`` and one record per firm."""
@@ -261,10 +265,12 @@ class OriginTrace:
         firms = self.firms.to_dict(orient="index")
         rev = self.revenue_origin.to_dict(orient="index")
         pool = self.pool_origin.to_dict(orient="index")
+        network = self.network_origin.to_dict(orient="index")
         for fid, row in firms.items():
             rec: dict[str, Any] = {"firm": str(fid), **{str(k): float(v) for k, v in row.items()}}
             rec["revenue_origin"] = {str(k): float(v) for k, v in rev[fid].items()}
             rec["pool_origin"] = {str(k): float(v) for k, v in pool[fid].items()}
+            rec["network_origin"] = {str(k): float(v) for k, v in network[fid].items()}
             recs.append(rec)
         return {"window": {"start": str(self.window.start), "end": str(self.window.end)},
                 "firms": recs}
@@ -291,8 +297,10 @@ def _assemble(net: FlowNetwork, window: Window, pool_mix: Array, rev_mix: Array,
     )
     cols = pd.Index([s.removeprefix("world:") for s in net.sources], name="source")
     idx = pd.Index(net.firms, name="firm")
+    net_mix = ratio(np.asarray(net.W.T @ pool_mix), received[:, None])
     return OriginTrace(window, firms, pd.DataFrame(rev_mix, index=idx, columns=cols),
-                       pd.DataFrame(pool_mix, index=idx, columns=cols))
+                       pd.DataFrame(pool_mix, index=idx, columns=cols),
+                       pd.DataFrame(net_mix, index=idx, columns=cols))
 
 
 def trace_network(net: FlowNetwork, window: Window) -> OriginTrace:

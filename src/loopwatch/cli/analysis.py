@@ -141,9 +141,14 @@ def trace_command(
     binding: BindingOpt = None,
     status: StatusOpt = None,
     firms: Annotated[list[str] | None, typer.Option("--firm", help="Firm to show (repeat).")] = None,
+    of: Annotated[str, typer.Option(
+        "--of", help="Origin of: revenue (operating), network (receipts from firms) or pool (all).",
+    )] = "revenue",
     as_json: JsonOpt = False,
 ) -> None:
     """Where each firm's revenue comes from; return probability and round-trip share."""
+    if of not in ("revenue", "network", "pool"):
+        raise typer.BadParameter(f"unknown {of!r} (revenue, network or pool)", param_hint="--of")
     from loopwatch.analysis.tracing import trace
 
     book = load_deal_book(book_name)
@@ -169,16 +174,22 @@ def trace_command(
                    format_money(row["network_payments"]), f"{row['rho']:.3f}",
                    format_money(row["own_money_back"]), _pct(row["round_trip_share"]))
     console.print(rt)
-    origin = res.revenue_origin.loc[shown.index]
+    frame, base, what = {
+        "revenue": (res.revenue_origin, "revenue", "operating revenue"),
+        "network": (res.network_origin, "network_receipts", "receipts from other firms"),
+        "pool": (res.pool_origin, "pool", "all money taken in"),
+    }[of]
+    origin = frame.loc[shown.index]
     sources = [s for s in origin.columns if s != "unattributed" or (origin[s] > 0).any()]
-    ot = Table(title="Origin of operating revenue (share that entered from each outside source)")
+    ot = Table(title=f"Origin of {what} (share that entered from each outside source)")
     ot.add_column("firm")
-    ot.add_column("revenue", justify="right")
+    ot.add_column({"revenue": "revenue", "network_receipts": "from firms", "pool": "pool"}[base],
+                  justify="right")
     for src in sources:
         ot.add_column(_SOURCE_LABEL.get(src, src), justify="right")
     mixes = origin.to_dict(orient="index")
-    for row in _records(shown.sort_values("revenue", ascending=False)):
-        ot.add_row(str(row["firm"]), format_money(row["revenue"]),
+    for row in _records(shown.sort_values(base, ascending=False)):
+        ot.add_row(str(row["firm"]), format_money(row[base]),
                    *[_pct(mixes[row["firm"]][src]) for src in sources])
     console.print(ot)
     console.print("ρ: chance a dollar the firm pays to other firms comes back to it before "
