@@ -51,16 +51,20 @@ COMPACT_SETTLED = 1e-3
 
 
 def obligations(L: sp.csr_array) -> tuple[FloatArray, FloatArray]:
-    """Total obligations ``pbar`` and their reciprocals (0 where ``pbar == 0``)."""
+    """Total obligations ``pbar`` and safe divisors ``den`` (1 where ``pbar == 0``).
+
+    Dividing by ``den`` rather than multiplying by ``1 / pbar`` keeps tiny
+    (subnormal) obligations exact.
+    """
     pbar = np.asarray(L.sum(axis=1), dtype=np.float64).ravel()
-    inv = np.zeros_like(pbar)
-    np.divide(1.0, pbar, out=inv, where=pbar > 0)
-    return pbar, inv
+    den: FloatArray = np.where(pbar > 0, pbar, 1.0)
+    return pbar, den
 
 
-def relative_matrix_T(L: sp.csr_array, inv: FloatArray) -> sp.csr_array:
+def relative_matrix_T(L: sp.csr_array, den: FloatArray) -> sp.csr_array:
     """``Pi^T`` as CSR: ``Pi^T[i, j] = L[j, i] / pbar_j`` (what i receives per unit j pays)."""
-    scaled = sp.csr_array(sp.diags_array(inv) @ L)
+    data = L.data / np.repeat(den, np.diff(L.indptr))
+    scaled = sp.csr_array((data, L.indices, L.indptr), shape=L.shape)
     return sp.csr_array(scaled.T)
 
 
@@ -99,7 +103,7 @@ def exact_single(
     n = pbar.size
     p = pbar.copy() if p0 is None else p0.copy()
     D = np.zeros(n, dtype=bool)
-    for rounds in range(1, n + 2):
+    for rounds in range(1, n + 3):
         D_new = _defaulting(e + PiT @ p, pbar) | D
         if rounds > 1 and np.array_equal(D_new, D):
             return p, rounds - 1
@@ -139,7 +143,7 @@ def exact_batch(
         Ec = E[s : s + step]
         P = np.broadcast_to(pbar, Ec.shape).copy()
         D = np.zeros(Ec.shape, dtype=bool)
-        for rounds in range(1, n + 2):
+        for rounds in range(1, n + 3):
             D_new = _defaulting(Ec + P @ dense.T, pbar) | D
             if rounds > 1 and np.array_equal(D_new, D):
                 most = max(most, rounds - 1)
@@ -161,7 +165,7 @@ def _stop(delta: float, prev: float, target: float) -> bool:
     return delta <= target * (1.0 - rho)
 
 
-def _compact(L: sp.csr_array, idx: IntArray, inv: FloatArray) -> sp.csr_array:
+def _compact(L: sp.csr_array, idx: IntArray, den: FloatArray) -> sp.csr_array:
     """Gather-form ``Pi^T`` restricted to the nodes ``idx`` (local numbering).
 
     Entry ``[a, b]`` is ``L[idx[b], idx[a]] / pbar[idx[b]]``. O(nnz(L[idx])).
@@ -177,7 +181,7 @@ def _compact(L: sp.csr_array, idx: IntArray, inv: FloatArray) -> sp.csr_array:
     indptr = csum[rows.indptr]
     lens = np.diff(indptr)
     data = rows.data[keep]
-    data *= np.repeat(inv[idx], lens)
+    data /= np.repeat(den[idx], lens)
     # rows of L restricted to C, stored column-wise = (L_CC)^T ... transposed once
     sub = sp.csc_array((data, cols[keep], indptr), shape=(idx.size, idx.size))
     return sp.csr_array(sub)
@@ -186,7 +190,7 @@ def _compact(L: sp.csr_array, idx: IntArray, inv: FloatArray) -> sp.csr_array:
 def iterate_single(
     L: sp.csr_array,
     pbar: FloatArray,
-    inv: FloatArray,
+    den: FloatArray,
     e: FloatArray,
     alpha: float,
     beta: float,
@@ -218,7 +222,7 @@ def iterate_single(
     inflow = c
     while True:
         last_inflow = inflow
-        inflow = c - LT @ ((pbar - p) * inv) if it else c.copy()
+        inflow = c - LT @ ((pbar - p) / den) if it else c.copy()
         p_new = np.minimum(_step(e, inflow, pbar, alpha, beta), p)
         new = (p_new < pbar) & ~inD
         n_new = int(new.sum())
@@ -239,7 +243,7 @@ def iterate_single(
             tail = 4.0 * rho / (1.0 - rho) * (last_inflow - inflow)
             at_risk = ~inD & (pbar > 0) & (e + inflow - pbar <= tail)
             p, it, delta, ok = _iterate_compact(
-                L, c, pbar, inv, e, alpha, beta, target, max_iter, p, inD | at_risk, it, delta
+                L, c, pbar, den, e, alpha, beta, target, max_iter, p, inD | at_risk, it, delta
             )
             if not ok:
                 return p, it, False, delta, inflow
@@ -251,7 +255,7 @@ def _iterate_compact(
     L: sp.csr_array,
     c: FloatArray,
     pbar: FloatArray,
-    inv: FloatArray,
+    den: FloatArray,
     e: FloatArray,
     alpha: float,
     beta: float,
@@ -268,7 +272,7 @@ def _iterate_compact(
     checks that they are indeed solvent.
     """
     idx = np.flatnonzero(inC)
-    M = _compact(L, idx, inv)
+    M = _compact(L, idx, den)
     eC, pbC = e[idx], pbar[idx]
     base = c[idx] - M @ pbC  # inflow from debtors outside C (paying in full)
     pC = p[idx].copy()

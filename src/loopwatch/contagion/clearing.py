@@ -261,8 +261,8 @@ def _clear(
     # "auto" hands slow iterations (spectral radius near 1) to the exact solver
     rescue = auto and n <= EXACT_FALLBACK_N
     budget = min(cap, FALLBACK_AFTER) if rescue else cap
-    pbar, inv = K.obligations(L)
-    PiT = K.relative_matrix_T(L, inv) if (batched or method == "exact" or rescue) else None
+    pbar, den = K.obligations(L)
+    PiT = K.relative_matrix_T(L, den) if (batched or method == "exact" or rescue) else None
     if batched:
         assert PiT is not None
         if method == "exact":
@@ -281,7 +281,7 @@ def _clear(
             p, its = K.exact_single(PiT, pbar, E[0], alpha, beta)
         else:
             p, its, ok, last, flow = K.iterate_single(
-                L, pbar, inv, E[0], alpha, beta, float(tol), budget
+                L, pbar, den, E[0], alpha, beta, float(tol), budget
             )
             if not ok and not rescue:
                 raise ConvergenceError(its, last)
@@ -291,7 +291,7 @@ def _clear(
                 its += rounds
         P = p[None, :]
         # the last sweep's inflow is within tol of the final one; reuse it
-        inflow = (flow if method == "iterative" and ok else L.T @ (p * inv))[None, :]
+        inflow = (flow if method == "iterative" and ok else L.T @ (p / den))[None, :]
     assets = E + inflow
     defaulted = assets < pbar * (1.0 - K.SLACK)
     equity = np.maximum(assets - pbar, 0.0)
