@@ -74,7 +74,7 @@ class DebtRankResult:
 
 
 def impact_matrix(A: sp.csr_array, capital: FloatArray, *, cap: bool) -> sp.csr_array:
-    """``A[i, j] / E_i`` as CSR (capped at 1 if ``cap``); zero capital -> default on any loss.
+    """``A[i, j] / E_i`` as CSR, capped at 1 if ``cap``; ``A / 0`` is 1 if capped, else huge.
 
     Notes
     -----
@@ -83,7 +83,8 @@ def impact_matrix(A: sp.csr_array, capital: FloatArray, *, cap: bool) -> sp.csr_
     rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
     cap_row = capital[rows]
     data = np.full(A.data.shape, 1.0 if cap else _HUGE)
-    np.divide(A.data, cap_row, out=data, where=cap_row > 0)
+    with np.errstate(over="ignore"):  # tiny capital: inf, capped just below
+        np.divide(A.data, cap_row, out=data, where=cap_row > 0)
     if cap:
         np.minimum(data, 1.0, out=data)
     else:
@@ -122,7 +123,9 @@ def debtrank(
         ``A[i, j]``: exposure of ``i`` to ``j`` (``i``'s asset, ``j``'s
         liability). Non-negative, finite, zero diagonal.
     capital : array_like, shape (n,)
-        Capital (equity) ``E >= 0``; zero capital defaults on any loss.
+        Capital (equity) ``E >= 0``. With zero capital the Battiston impact
+        is ``min(1, A / 0) = 1`` and the Bardoscia leverage is infinite (any
+        loss defaults the node).
     initial_distress : array_like, shape (n,) or (B, n)
         ``h(1)`` in [0, 1]; a leading axis holds ``B`` scenarios.
     variant : {"battiston2012", "bardoscia2015"}, keyword-only
