@@ -73,3 +73,16 @@ def test_debtrank_and_cascade_reject_bad_input() -> None:
         furfine_cascade(L2, [1, 1], [1, 0], loss_given_default=2)
     with pytest.raises(NetworkError, match=r"loss_given_default has shape \(3,\)"):
         furfine_cascade(L2, [1, 1], [1, 0], loss_given_default=[1, 1, 1])
+
+
+def test_caller_matrix_is_never_modified() -> None:
+    # duplicates and stored zeros are canonicalised on a copy, not in place
+    m = sp.csr_array(
+        (np.array([1.0, 2.0, 0.0, 3.0]), np.array([1, 1, 0, 0]), np.array([0, 2, 4])),
+        shape=(2, 2),
+    )
+    before = (m.data.copy(), m.indices.copy(), m.indptr.copy())
+    r = eisenberg_noe(m, [0.0, 0.0])
+    assert r.payments.tolist() == [3.0, 3.0]
+    for old, new in zip(before, (m.data, m.indices, m.indptr), strict=True):
+        np.testing.assert_array_equal(old, new)

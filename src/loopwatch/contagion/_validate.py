@@ -52,8 +52,9 @@ def as_network(name: str, matrix: object) -> sp.csr_array:
     Returns
     -------
     scipy.sparse.csr_array
-        Float64, sorted indices, no duplicates, no stored zeros. Never aliases
-        the caller's data.
+        Float64, sorted indices, no duplicates, no stored zeros. May share
+        memory with the caller's matrix when that is already canonical CSR:
+        treat it as read-only.
 
     Raises
     ------
@@ -65,7 +66,7 @@ def as_network(name: str, matrix: object) -> sp.csr_array:
     O(nnz) time and memory (O(n^2) for dense input).
     """
     if sp.issparse(matrix):
-        csr = sp.csr_array(matrix, dtype=np.float64, copy=True)
+        csr = sp.csr_array(matrix, dtype=np.float64)  # no copy if already CSR float64
     else:
         try:
             dense = np.array(matrix, dtype=np.float64)
@@ -81,14 +82,15 @@ def as_network(name: str, matrix: object) -> sp.csr_array:
         raise NetworkError(
             f"{name} must be square (n, n), got shape {csr.shape[0]}x{csr.shape[1]}"
         )
-    csr.sum_duplicates()
-    if not csr.has_sorted_indices:
-        csr.sort_indices()
+    if not csr.has_canonical_format or not csr.data.all():
+        # never canonicalise the caller's matrix in place
+        csr = csr.copy() if sp.issparse(matrix) else csr
+        csr.sum_duplicates()
+        csr.eliminate_zeros()
     data = csr.data
     if data.size and not (np.isfinite(data).all() and data.min() >= 0.0):
         coo = csr.tocoo()
         _raise_bad_entries(name, coo.row, coo.col, coo.data)
-    csr.eliminate_zeros()
     diag = csr.diagonal()
     bad = np.flatnonzero(diag != 0)
     if bad.size:

@@ -80,16 +80,14 @@ def impact_matrix(A: sp.csr_array, capital: FloatArray, *, cap: bool) -> sp.csr_
     -----
     O(nnz).
     """
-    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
-    cap_row = capital[rows]
-    data = np.full(A.data.shape, 1.0 if cap else _HUGE)
-    with np.errstate(over="ignore"):  # tiny capital: inf, capped just below
-        np.divide(A.data, cap_row, out=data, where=cap_row > 0)
-    if cap:
-        np.minimum(data, 1.0, out=data)
-    else:
-        np.minimum(data, _HUGE, out=data)
-    return sp.csr_array((data, A.indices.copy(), A.indptr.copy()), shape=A.shape)
+    counts = np.diff(A.indptr)
+    data = np.repeat(np.where(capital > 0, capital, 1.0), counts)
+    with np.errstate(over="ignore"):  # tiny capital: inf, capped below
+        np.divide(A.data, data, out=data)
+    if not (capital > 0).all():
+        data[np.repeat(capital <= 0, counts)] = np.inf
+    np.minimum(data, 1.0 if cap else _HUGE, out=data)
+    return sp.csr_array((data, A.indices, A.indptr), shape=A.shape)
 
 
 def default_values(A: sp.csr_array) -> FloatArray:
