@@ -251,7 +251,8 @@ def break_even(
     target_year : int, default 2030
         Year whose end revenue is reported; must be inside the run.
     core : sequence of str, optional
-        Firms that must not default; default ``loopwatch.engine.core_firms(book)``.
+        Firms that must not default; default ``loopwatch.engine.core_firms(book)``,
+        or every firm when the book has no cycle (no core).
     max_multiplier : float, default 1024
         Give up bracketing beyond this multiplier.
 
@@ -284,7 +285,7 @@ def break_even(
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     if not b.start.year <= target_year <= b.horizon.year:
         raise ValueError(f"target year {target_year} is outside the run {b.start}–{b.horizon}")
-    core_list = list(core) if core is not None else list(core_firms(b))
+    core_list = list(core) if core is not None else (list(core_firms(b)) or [f.id for f in b.firms])
     n_paths = 1 if deterministic else paths
     target = 1.0 - alpha
     trials: list[tuple[float, float]] = []

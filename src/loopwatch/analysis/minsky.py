@@ -29,7 +29,10 @@ Decisions where the definition is silent
   in the engine's sums cannot flip a class.
 * **System Ponzi share** weights each live unit by what it owes: debt
   outstanding at the end of the quarter plus the committed contract payments
-  still to fall due on that path after the quarter (to the horizon).
+  still to fall due after the quarter — on that path within the run, plus,
+  when the book is known, what binding compute commitments, chip purchases and
+  equity investments schedule after the horizon (so the share does not fall
+  to zero at the end of the run merely because the run ends).
 """
 
 from __future__ import annotations
@@ -159,7 +162,7 @@ class MinskyResult:
         Trailing four-quarter income and commitments, USD.
     obligations : xarray.DataArray, (path, period, firm)
         Debt outstanding plus committed payments still to fall due, USD (the weights
-        of the system Ponzi share).
+        of the system Ponzi share; see the module docstring).
     shares : xarray.DataArray, (period, firm, minsky_class)
         Share of paths in each class.
     system_ponzi_share : xarray.DataArray, (path, period)
@@ -212,6 +215,28 @@ class MinskyResult:
                 "p95": [round(float(x), 6) for x in sps.quantile(0.95, "path").values],
             },
         }
+
+
+def _tail(book: Any, last: str, firms: list[str]) -> np.ndarray[Any, Any]:
+    """Committed payments each firm's binding contracts schedule after quarter ``last`` (USD)."""
+    from loopwatch.model import ContractType, Period
+
+    end = Period.parse(last)
+    out = np.zeros(len(firms))
+    where = {f: i for i, f in enumerate(firms)}
+    kinds = (ContractType.compute_commitment, ContractType.chip_purchase, ContractType.equity_investment)
+    for c in book.contracts:
+        if not c.binding or c.type not in kinds or c.payer not in where or c.schedule.end <= end:
+            continue
+        tranches = getattr(c, "tranches", ())
+        if tranches:
+            after = sum(t.amount for t in tranches if t.at > end)
+        else:
+            after = c.amount * sum(
+                f for k, f in enumerate(c.schedule.fractions()) if c.schedule.start + k > end
+            )
+        out[where[c.payer]] += after
+    return out
 
 
 def minsky_classes(result: Any, *, window: int = 4, atol: float = 1.0) -> MinskyResult:
@@ -280,6 +305,10 @@ def minsky_classes(result: Any, *, window: int = 4, atol: float = 1.0) -> Minsky
     # still to fall due after each quarter: reverse cumulative sum, excluding the quarter itself
     commitments = arr["commitments_due"]
     remaining = np.flip(np.cumsum(np.flip(commitments, axis=1), axis=1), axis=1) - commitments
+    book = None if isinstance(result, xr.Dataset) else getattr(result, "book", None)
+    if book is not None:
+        remaining = remaining + _tail(book, str(ds["period"].values[-1]),
+                                      [str(f) for f in ds["firm"].values])[None, None, :]
     obligations = np.maximum(arr["debt"], 0.0) + np.maximum(remaining, 0.0)
     live = codes != MinskyClass.defaulted
     owed_live = np.where(live, obligations, 0.0).sum(axis=2)

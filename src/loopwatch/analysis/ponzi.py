@@ -13,7 +13,9 @@ outside the loop during the year to meet their obligations,
 * everything the funding waterfall raises for a core firm short of its cash
   buffer: committed-facility draws, new borrowing, new equity, warrant
   exercise-and-sale proceeds and stake sales (the engine's ``funding_*``
-  variables; they come from the world — outside lenders and investors);
+  variables; they come from the world — outside lenders and investors).
+  ``funding_debt`` includes the maturing outside debt that is rolled over:
+  refinancing principal is outside money needed to meet an obligation;
 * plus scheduled capital from firms outside the core: loan and bond draws
   and equity investments paid into a core firm by a non-core firm (banks,
   bond markets, sovereign and venture investors), read from ``paid``.
@@ -43,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from loopwatch.analysis.minsky import dataset_of, need
 
@@ -186,7 +189,7 @@ def ponzi_test(
         period, contract) ``paid``.
     core : sequence of str, optional
         The loop's firms. Default: ``loopwatch.engine.core_firms(book)`` when
-        a book is known, else every firm.
+        a book is known (every firm if the book has no cycle), else every firm.
     book : DealBook, optional
         Default ``result.book``; needed for the core and for contract parties.
     atol : float, default 1.0
@@ -222,13 +225,14 @@ def ponzi_test(
     """
     ds = dataset_of(result)
     need(ds, [*FUNDING_SOURCES, "revenue_end"], "the Ponzi test")
-    book = book if book is not None else getattr(result, "book", None)
+    if book is None and not isinstance(result, xr.Dataset):  # a Dataset's attrs are not a book
+        book = getattr(result, "book", None)
     firms = [str(f) for f in ds["firm"].values]
     if core is None:
         if book is not None:
             from loopwatch.engine import core_firms
 
-            core = list(core_firms(book))
+            core = list(core_firms(book)) or firms  # a book without a cycle: every firm
         else:
             core = firms
     core_list = [f for f in firms if f in set(core)]
@@ -292,7 +296,7 @@ def ponzi_test(
         cmp = "faster than" if ponzi else "no faster than"
         reason = (f"outside capital need grows {gn:+.1%}/yr, {cmp} end revenue ({gr:+.1%}/yr), "
                   f"over {window[0]}–{window[-1]} (log-linear fit of path means)")
-    sc = getattr(result, "scenario", None)
+    sc = ds.attrs.get("scenario") if isinstance(result, xr.Dataset) else getattr(result, "scenario", None)
     return PonziTest(
         scenario=str(getattr(sc, "name", sc)) if sc is not None else "scenario",
         core=core_list,

@@ -9,7 +9,9 @@ defaults and clearing losses this module reports
   cascade — are all first), and the firm most often first;
 * **median quarter of failure** per firm, over the paths in which it fails
   (the lower median, so that it is a quarter that occurred);
-* **expected loss per creditor**, in total and by debtor (USD, mean over all paths);
+* **expected loss per creditor**, in total and by debtor (USD, mean over all
+  paths), and the same for the world — outside lenders and investors —
+  when the engine reports ``world_losses``;
 * **losses by mechanism** — unpaid contracts, stakes, loans, stranded capacity —
   per firm and in total (USD, mean over all paths).
 """
@@ -30,7 +32,7 @@ __all__ = ["MECHANISMS", "STRESS_VARIABLES", "ScenarioStress", "StressResult", "
 MECHANISMS = ("unpaid_contracts", "stakes", "loans", "stranded_capacity")
 """Loss mechanisms, as the engine labels them."""
 
-STRESS_VARIABLES = ("default_period", "losses", "losses_by_mechanism")
+STRESS_VARIABLES = ("default_period", "losses", "losses_by_mechanism", "world_losses")
 """Engine variables the stress set reads."""
 
 
@@ -59,6 +61,9 @@ class ScenarioStress:
         Creditor × debtor mean loss, USD.
     losses_by_mechanism : pandas.DataFrame
         Firm × mechanism mean loss, USD.
+    world_loss : pandas.Series
+        Debtor → mean loss of the world (outside lenders and investors), USD
+        (empty when the engine did not report it).
     any_default : float
         Share of paths with at least one default.
     """
@@ -72,6 +77,7 @@ class ScenarioStress:
     expected_loss: pd.Series
     expected_loss_by_debtor: pd.DataFrame
     losses_by_mechanism: pd.DataFrame
+    world_loss: pd.Series
     any_default: float
 
     @property
@@ -109,6 +115,10 @@ class ScenarioStress:
                 for f in firms
             },
             "losses_by_mechanism": {str(m): _money(v) for m, v in self.mechanism_totals.items()},
+            "world": {
+                "expected_loss": _money(self.world_loss.sum()),
+                "expected_loss_by_debtor": {str(d): _money(v) for d, v in self.world_loss.items() if v > 0},
+            },
         }
 
 
@@ -162,9 +172,9 @@ def stress_summary(result: Any, *, scenario: str | None = None) -> ScenarioStres
     {'a': '2025Q3', 'b': '2025Q2'}
     """
     ds = dataset_of(result)
-    need(ds, STRESS_VARIABLES, "the stress set")
+    need(ds, STRESS_VARIABLES[:3], "the stress set")
     if scenario is None:
-        sc = getattr(result, "scenario", None)
+        sc = ds.attrs.get("scenario") if result is ds else getattr(result, "scenario", None)
         scenario = str(getattr(sc, "name", sc) if sc is not None else "scenario")
     periods = [str(p) for p in ds["period"].values]
     firms = [str(f) for f in ds["firm"].values]
@@ -193,6 +203,12 @@ def stress_summary(result: Any, *, scenario: str | None = None) -> ScenarioStres
         np.asarray(mech.values), index=[str(x) for x in mech["firm"].values],
         columns=[str(x) for x in mech["mechanism"].values],
     )
+    if "world_losses" in ds.variables:
+        wl = ds["world_losses"].transpose("path", "firm").mean("path")
+        world = pd.Series(np.asarray(wl.values, dtype=float), index=[str(x) for x in wl["firm"].values],
+                          name="world_loss")
+    else:
+        world = pd.Series(dtype=float, name="world_loss")
     return ScenarioStress(
         scenario=scenario,
         paths=n_paths,
@@ -203,6 +219,7 @@ def stress_summary(result: Any, *, scenario: str | None = None) -> ScenarioStres
         expected_loss=by_debtor.sum(axis=1).rename("expected_loss"),
         expected_loss_by_debtor=by_debtor,
         losses_by_mechanism=by_mech,
+        world_loss=world,
         any_default=float(failed.any(axis=1).mean()) if n_paths else 0.0,
     )
 
