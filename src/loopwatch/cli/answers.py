@@ -80,8 +80,8 @@ def minsky_cmd(
         _emit_json({"book": b.name, "scenario": sc.name, "seed": seed, **res.to_dict()})
         return
     year_ends = [i for i, p in enumerate(res.periods) if p.endswith("Q4")] or [len(res.periods) - 1]
-    t = Table(title=f"Minsky classes — {b.name}, {sc.name}, {paths} paths: share of paths "
-                    "hedge / speculative / Ponzi / defaulted (trailing four quarters)")
+    t = Table(title=f"Minsky classes — {b.name}, {sc.name}, {paths} paths",
+              caption="% of paths hedge/speculative/Ponzi/defaulted, trailing four quarters")
     t.add_column("firm")
     for i in year_ends:
         t.add_column(res.periods[i], justify="right")
@@ -93,7 +93,7 @@ def minsky_cmd(
         t.add_row(firm, *cells)
     console.print(t)
     sps = res.system_ponzi_share
-    st = Table(title="System Ponzi share: debt and commitments owed by Ponzi units / owed by live units")
+    st = Table(title="System Ponzi share", caption="debt and commitments owed by Ponzi units / by live units")
     for col in ("quarter", "mean", "5th pct", "95th pct"):
         st.add_column(col, justify="right")
     mean, lo, hi = sps.mean("path").values, sps.quantile(0.05, "path").values, sps.quantile(0.95, "path").values
@@ -143,21 +143,22 @@ def ponzi_cmd(
     console.print(summary)
     for t in tests:
         y = Table(title=f"{t.scenario}: {t.reason}")
+        fixed = ("need", "need_p05", "need_p95", "end_revenue", "need_per_revenue")
+        sources = [c for c in t.yearly.columns if c not in fixed and float(t.yearly[c].abs().sum()) > 0]
         for col in ("year", "need (mean)", "need 5–95%", "end revenue", "need / revenue",
-                    *[c for c in t.yearly.columns if c not in
-                      ("need", "need_p05", "need_p95", "end_revenue", "need_per_revenue")]):
+                    *[c.replace("_", " ") for c in sources]):
             y.add_column(col, justify="right")
         for year, row in t.yearly.iterrows():
-            extra = [_money(float(row[c])) for c in t.yearly.columns
-                     if c not in ("need", "need_p05", "need_p95", "end_revenue", "need_per_revenue")]
             y.add_row(str(year), _money(row["need"]), f"{_money(row['need_p05'])}–{_money(row['need_p95'])}",
-                      _money(row["end_revenue"]), _pct(row["need_per_revenue"]), *extra)
+                      _money(row["end_revenue"]), _pct(row["need_per_revenue"]),
+                      *[_money(float(row[c])) for c in sources])
         console.print(y)
         for r in refs:
-            span = [yr for yr in t.yearly.index if int(r.period[:4]) <= yr <= int(r.period[-4:])]
+            span = [int(yr) for yr in t.yearly.index if int(r.period[:4]) <= int(yr) <= int(r.period[-4:])]
             ours = float(t.yearly.loc[span, "need"].sum()) if span else float("nan")
-            console.print(f"  beside {r.author}: {r.figure} {format_money(r.value)} ({r.period}); "
-                          f"this loop {r.period}: {_money(ours)}  [{r.source_title}]")
+            covered = f"{span[0]}–{span[-1]}" if span else "no year of it in the run"
+            console.print(f"  beside {r.author}: {r.figure} {format_money(r.value)}; "
+                          f"this loop's need {covered}: {_money(ours)}  ({r.source_title}, {r.source_url})")
     console.print(f"Core (the loop): {', '.join(tests[0].core) if tests else ''}")
 
 
@@ -334,7 +335,8 @@ def counterfactual_cmd(
         return
     t = Table(title=f"{len(links)} vendor-financing links of {b.name} now paid by outside_investors")
     for col in ("contract", "type", "vendor → customer", "amount", "money returns via"):
-        t.add_column(col, justify="right" if col == "amount" else "left")
+        t.add_column(col, justify="right" if col == "amount" else "left",
+                     no_wrap=col == "contract", overflow="fold")
     for x in links:
         t.add_row(x.contract, x.type, f"{x.vendor} → {x.customer}", format_money(x.amount), " → ".join(x.route))
     console.print(t)
