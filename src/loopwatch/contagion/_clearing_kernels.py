@@ -301,18 +301,20 @@ def iterate_batch(
     beta: float,
     tol: float,
     max_iter: int,
-) -> tuple[FloatArray, int, IntArray, float]:
+) -> tuple[FloatArray, FloatArray, int, IntArray, float]:
     """Monotone Picard iteration for every row of ``E`` (B, n), blockwise.
 
     Scenarios are processed ``CHUNK`` at a time as an ``(n, CHUNK)`` block so
     that ``Pi^T @ P`` runs from cache; each scenario leaves its block as soon
     as its own a-posteriori error estimate is below ``tol * max(pbar)``.
-    Returns ``(P, sweeps, stalled, last_change)`` where ``stalled`` lists the
+    Returns ``(P, assets, sweeps, stalled, last_change)``: ``assets`` is
+    ``E + Pi^T p`` from each scenario's last sweep; ``stalled`` lists the
     scenarios still moving after ``max_iter`` sweeps (their rows of ``P`` are
     supersolutions, valid warm starts for :func:`exact_single`).
     """
     target = tol * max(float(pbar.max(initial=0.0)), np.finfo(float).tiny)
     out = np.empty_like(E)
+    held = np.empty_like(E)
     most = 0
     stalled: list[IntArray] = []
     worst = 0.0
@@ -325,12 +327,14 @@ def iterate_batch(
         prev = np.full(Ec.shape[1], np.inf)
         it = 0
         while live.size:
-            inflow = PiT @ P
+            flow = PiT @ P
             if en:
-                P_new = np.minimum(inflow + Ec, pb)
+                flow += Ec
+                assets = flow
+                P_new = np.minimum(assets, pb)
             else:
-                P_new = np.where(Ec + inflow >= pb, pb, alpha * Ec + beta * inflow)
-            np.minimum(P_new, P, out=P_new)
+                assets = flow + Ec
+                P_new = np.where(assets >= pb, pb, alpha * Ec + beta * flow)
             delta = (P - P_new).max(axis=0)
             P = P_new
             it += 1
@@ -339,6 +343,7 @@ def iterate_batch(
             prev = delta
             if done.any():
                 out[s + live[done]] = P[:, done].T
+                held[s + live[done]] = assets[:, done].T
                 keep = ~done
                 live = live[keep]
                 P = np.ascontiguousarray(P[:, keep])
@@ -351,4 +356,4 @@ def iterate_batch(
                 break
         most = max(most, it)
     none: IntArray = np.zeros(0, dtype=np.intp)
-    return out, most, (np.concatenate(stalled) if stalled else none), worst
+    return out, held, most, (np.concatenate(stalled) if stalled else none), worst

@@ -267,14 +267,17 @@ def _clear(
         assert PiT is not None
         if method == "exact":
             P, its = K.exact_batch(PiT, pbar, E, alpha, beta)
+            assets = E + _inflow_batch(PiT, P)
         else:
-            P, its, stalled, last = K.iterate_batch(PiT, pbar, E, alpha, beta, float(tol), budget)
+            P, assets, its, stalled, last = K.iterate_batch(
+                PiT, pbar, E, alpha, beta, float(tol), budget
+            )
             if stalled.size and not rescue:
                 raise ConvergenceError(its, last)
             for b in stalled:  # rare: only scenarios the iteration could not finish
                 P[b], rounds = K.exact_single(PiT, pbar, E[b], alpha, beta, p0=P[b])
+                assets[b] = E[b] + PiT @ P[b]
                 its = max(its, budget + rounds)
-        inflow = _inflow_batch(PiT, P)
     else:
         if method == "exact":
             assert PiT is not None
@@ -291,10 +294,10 @@ def _clear(
                 its += rounds
         P = p[None, :]
         # the last sweep's inflow is within tol of the final one; reuse it
-        inflow = (flow if method == "iterative" and ok else L.T @ (p / den))[None, :]
-    assets = E + inflow
+        assets = E + (flow if method == "iterative" and ok else L.T @ (p / den))[None, :]
     defaulted = assets < pbar * (1.0 - K.SLACK)
-    equity = np.maximum(assets - pbar, 0.0)
+    equity = np.subtract(assets, pbar, out=assets)  # in place: B x n can be large
+    np.maximum(equity, 0.0, out=equity)
     if not batched:
         P, defaulted, equity = P[0], defaulted[0], equity[0]
     return ClearingResult(
