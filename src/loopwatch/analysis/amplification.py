@@ -198,7 +198,8 @@ def amplification(
     for bk in (b, cf_book):
         pair = []
         for s in (sc, shocked):
-            res = simulate(bk, s, paths=paths, seed=seed, variables=list(AMPLIFICATION_VARIABLES))
+            res = simulate(bk, s, paths=paths, seed=seed, variables=list(AMPLIFICATION_VARIABLES),
+                           events=False)
             pair.append(metrics(res, firms))
         out.append((pair[0], pair[1]))
     return Amplification(

@@ -16,8 +16,8 @@ its sampling noise does not move the bracket. The bracket starts at [0, 1]
 if the scenario as given passes (p(1) ≥ 1 − α), else the upper end doubles
 until it passes. Bisection stops when the bracket is narrower than ``tol``
 (absolute, in multiplier units); the answer is the bracket's upper end (the
-smallest multiplier seen to pass). If p(0) ≥ 1 − α the contracts need no end
-revenue at all and m* = 0.
+smallest multiplier seen to pass). p(0) is evaluated only if every trial
+passed; if p(0) ≥ 1 − α the contracts need no end revenue at all and m* = 0.
 
 **End revenue in the target year** is the calendar-year sum of every firm's
 end revenue at m*, averaged over paths. **CAGR** is
@@ -270,8 +270,8 @@ def break_even(
 
     Notes
     -----
-    Cost: (2 + log2(1 / tol)) engine runs when the scenario passes as given,
-    plus one per doubling when it does not. Each run reads only
+    Cost: 1 + ⌈log2(1 / tol)⌉ engine runs when the scenario passes as given
+    (8 at the default tolerance), plus one per doubling when it does not. Each run reads only
     ``default_period`` and ``revenue_end``.
     """
     from loopwatch.engine import core_firms, simulate
@@ -292,29 +292,25 @@ def break_even(
     revenue: dict[float, float] = {}
 
     def p(m: float) -> float:
-        res = simulate(b, sc, paths=n_paths, seed=seed, demand_multiplier=m,
+        res = simulate(b, sc, paths=n_paths, seed=seed, demand_multiplier=m, events=False,
                        variables=["default_period", "revenue_end"], deterministic=deterministic or None)
         prob = no_default_probability(res, core_list)
         trials.append((m, prob))
         revenue[m] = _year_revenue(res, target_year)
         return prob
 
+    # bracket: [0, 1] if the scenario passes as given (p(0) is evaluated only if
+    # the search comes down to it), else double the upper end until it passes
     hi, p_hi = 1.0, p(1.0)
     lo, p_lo = 0.0, float("nan")
-    if p_hi >= target:
-        p_lo = p(0.0)
-        if p_lo >= target:
-            hi, p_hi = 0.0, p_lo
-    else:
+    while p_hi < target:
+        if hi * 2 > max_multiplier:
+            raise ConvergenceError(len(trials), target - p_hi)
         lo, p_lo = hi, p_hi
-        while p_hi < target:
-            if hi * 2 > max_multiplier:
-                raise ConvergenceError(len(trials), target - p_hi)
-            lo, p_lo = hi, p_hi
-            hi *= 2
-            p_hi = p(hi)
+        hi *= 2
+        p_hi = p(hi)
     iterations = 0
-    while hi - lo > tol and hi > 0:
+    while hi - lo > tol:
         mid = 0.5 * (lo + hi)
         p_mid = p(mid)
         iterations += 1
@@ -322,13 +318,17 @@ def break_even(
             hi, p_hi = mid, p_mid
         else:
             lo, p_lo = mid, p_mid
+    if lo == 0.0 and np.isnan(p_lo):  # never failed: does it pass without any end revenue?
+        p_lo = p(0.0)
+        if p_lo >= target:
+            hi, p_hi = 0.0, p_lo
     r0 = _opening_end_revenue(b, sc)
     years = target_year - b.start.year
     r_t = revenue[hi]
     cagr = (r_t / r0) ** (1.0 / years) - 1.0 if r0 > 0 and r_t > 0 and years > 0 else float("nan")
     return BreakEven(
         scenario=sc.name, multiplier=hi, lower=lo, probability=p_hi,
-        probability_lower=p_lo if hi > 0 else p_hi, alpha=alpha, tolerance=tol,
+        probability_lower=p_lo, alpha=alpha, tolerance=tol,
         iterations=iterations, evaluations=len(trials), target_year=target_year,
         end_revenue=r_t, opening_end_revenue=r0, cagr=cagr, paths=n_paths, seed=seed,
         deterministic=deterministic, core=core_list, trials=trials,

@@ -256,6 +256,7 @@ def stress(
     out: dict[str, ScenarioStress] = {}
     for sc in names:
         scenario = load_scenario(sc) if isinstance(sc, str) else sc
-        res = simulate(b, scenario, paths=paths, seed=seed, variables=list(STRESS_VARIABLES))
+        res = simulate(b, scenario, paths=paths, seed=seed, variables=list(STRESS_VARIABLES),
+                       events=False)
         out[scenario.name] = stress_summary(res, scenario=scenario.name)
     return StressResult(book=b.name, seed=seed, scenarios=out)

@@ -75,7 +75,7 @@ def minsky_cmd(
     b, sc = load_deal_book(book), load_scenario(scenario)
     variables = ["revenue_end", "revenue_loop", "revenue_non_loop", "opex", "interest_due",
                  "commitments_due", "principal_due", "defaulted", "debt"]
-    res = minsky_classes(simulate(b, sc, paths=paths, seed=seed, variables=variables))
+    res = minsky_classes(simulate(b, sc, paths=paths, seed=seed, variables=variables, events=False))
     if as_json:
         _emit_json({"book": b.name, "scenario": sc.name, "seed": seed, **res.to_dict()})
         return
@@ -125,7 +125,8 @@ def ponzi_cmd(
     tests = []
     for name in _scenario_list(scenarios):
         sc = load_scenario(name)
-        tests.append(ponzi_test(simulate(b, sc, paths=paths, seed=seed, variables=variables), book=b))
+        tests.append(ponzi_test(simulate(b, sc, paths=paths, seed=seed, variables=variables,
+                                                events=False), book=b))
     refs = [r for r in REFERENCES if r.compares_to == "outside_capital"]
     if as_json:
         _emit_json({"book": b.name, "paths": paths, "seed": seed,
