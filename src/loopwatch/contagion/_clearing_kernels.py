@@ -234,7 +234,9 @@ def iterate_single(
             return p, it, True, delta, inflow
         if it >= max_iter:
             return p, it, False, delta, inflow
-        settled = n_new <= COMPACT_SETTLED * inD.sum()
+        # with default costs a new default makes payments jump, so wait for
+        # a sweep without one before compacting
+        settled = n_new <= (COMPACT_SETTLED * inD.sum() if alpha == beta == 1.0 else 0)
         if it > 1 and settled and compactions < 2 and L.nnz >= COMPACT_MIN_NNZ:
             compactions += 1
             # solvent nodes whose inflow, still falling geometrically, may yet
