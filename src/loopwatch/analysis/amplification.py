@@ -15,7 +15,11 @@ so a loss the loop shifts onto outsiders shows as a smaller response):
 
 * **loop revenue**: revenue from other firms' contracts, summed over the run;
 * **market value**: equity value of all firms at the horizon;
-* **losses**: clearing losses borne by all firms, summed over the run.
+* **losses**: clearing losses borne by those firms, summed over the run;
+* **outside losses**: losses borne outside them — the world's outside
+  lenders and investors (``world_losses``) and, in the counterfactual, the
+  outside investors — summed over the run. Reported beside the three, so a
+  loss the loop merely moves onto outsiders can be told from one it creates.
 
 The default shock is a permanent 30 % fall in end demand from the second year of the run.
 """
@@ -41,7 +45,7 @@ __all__ = [
     "metrics",
 ]
 
-METRICS = ("loop_revenue", "market_value", "losses")
+METRICS = ("loop_revenue", "market_value", "losses", "outside_losses")
 AMPLIFICATION_VARIABLES = ("revenue_loop", "market_value", "losses")
 
 
@@ -53,20 +57,20 @@ def default_shock(book: Any) -> Any:
 
 
 def metrics(result: Any, firms: list[str] | None = None) -> dict[str, float]:
-    """Loop revenue, market value and losses of one run (see the module docstring).
+    """Loop revenue, market value, losses and outside losses of one run (module docstring).
 
     Parameters
     ----------
     result : SimulationResult or xarray.Dataset
-        With ``revenue_loop``, ``market_value`` (path, period, firm) and ``losses``
-        (path, firm, counterparty), USD.
+        With ``revenue_loop``, ``market_value`` (path, period, firm), ``losses``
+        (path, firm, counterparty) and optionally ``world_losses`` (path, firm), USD.
     firms : list of str, optional
-        Firms to sum over; default all.
+        Firms to sum over; default all. Losses of the other firms count as outside losses.
 
     Returns
     -------
     dict of str to float
-        ``loop_revenue``, ``market_value``, ``losses``: means over paths, USD.
+        ``loop_revenue``, ``market_value``, ``losses``, ``outside_losses``: means over paths, USD.
 
     Examples
     --------
@@ -76,7 +80,9 @@ def metrics(result: Any, firms: list[str] | None = None) -> dict[str, float]:
     ...                  "losses": (("path", "firm", "counterparty"), np.ones((2, 2, 2)))},
     ...                 coords={"firm": ["a", "b"], "counterparty": ["a", "b"]})
     >>> metrics(ds)
-    {'loop_revenue': 6.0, 'market_value': 15.0, 'losses': 4.0}
+    {'loop_revenue': 6.0, 'market_value': 15.0, 'losses': 4.0, 'outside_losses': 0.0}
+    >>> metrics(ds, ["a"])["losses"], metrics(ds, ["a"])["outside_losses"]
+    (2.0, 2.0)
     """
     ds = dataset_of(result)
     need(ds, AMPLIFICATION_VARIABLES, "amplification")
@@ -84,7 +90,15 @@ def metrics(result: Any, firms: list[str] | None = None) -> dict[str, float]:
     loop = ds["revenue_loop"].sel(sel).sum(("period", "firm")).mean("path")
     mv = ds["market_value"].sel(sel).isel(period=-1).sum("firm").mean("path")
     losses = ds["losses"].sel(sel).sum(("firm", "counterparty")).mean("path")
-    return {"loop_revenue": float(loop), "market_value": float(mv), "losses": float(losses)}
+    outside = 0.0
+    if firms is not None:
+        others = [str(f) for f in ds["firm"].values if str(f) not in set(firms)]
+        if others:
+            outside += float(ds["losses"].sel(firm=others).sum(("firm", "counterparty")).mean("path"))
+    if "world_losses" in ds.variables:
+        outside += float(ds["world_losses"].sum("firm").mean("path"))
+    return {"loop_revenue": float(loop), "market_value": float(mv), "losses": float(losses),
+            "outside_losses": outside}
 
 
 def _num(v: Any) -> float | None:
