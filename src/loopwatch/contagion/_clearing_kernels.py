@@ -19,9 +19,9 @@ Kernels
 ``exact_batch``
     The same, vectorised over scenarios with stacked dense solves (small n).
 ``iterate_single``
-    Picard iteration from ``pbar`` that only touches the rows of defaulting
-    debtors (``p = pbar`` elsewhere), switching to a compact gather-form
-    matrix restricted to the defaulting subsystem once the default set settles.
+    Picard iteration from ``pbar`` in shortfall form (sparse scatter sweeps),
+    switching to a compact gather-form matrix restricted to the defaulting
+    subsystem (plus solvent nodes at risk) once the default set settles.
 ``iterate_batch``
     Picard iteration on blocks of ``CHUNK`` scenarios (cache-sized blocks of
     ``Pi^T @ P``), dropping scenarios from the block as they converge.
@@ -199,36 +199,40 @@ def iterate_single(
 ) -> tuple[FloatArray, int, bool, float, FloatArray]:
     """Monotone Picard iteration from ``pbar`` for one scenario (large sparse n).
 
-    Only debtors in default pay less than ``pbar``, so the inflow is
-    ``c - L_D^T z_D`` with ``c = L^T 1`` and ``z = 1 - p / pbar``: each sweep
-    reads the rows of defaulting debtors only. Once a sweep adds no new
-    default, the defaulting subsystem is compacted into a gather-form CSR
-    matrix and iterated alone; the full sweeps that follow check that no
-    solvent node defaults (and resume if one does).
+    The inflow is ``c - L^T z`` with ``c = L^T 1`` and ``z = 1 - p / pbar``
+    (zero for solvent nodes). Once a sweep adds few new defaults (none, with
+    default costs), the defaulting subsystem and the solvent nodes whose
+    margin the remaining geometric decrease could still erase are compacted
+    into a gather-form CSR matrix and iterated alone; the full sweeps that
+    follow check that no other node defaults (and resume if one does).
 
-    Returns ``(p, sweeps, converged, last_change)``; after ``max_iter``
+    Returns ``(p, sweeps, converged, last_change, inflow)`` (``inflow`` from
+    the last full sweep); after ``max_iter``
     sweeps ``p`` is the current iterate, still a supersolution (``p >=
     Phi(p)``) and so a valid warm start for :func:`exact_single`.
     """
     n = pbar.size
     target = tol * max(float(pbar.max(initial=0.0)), np.finfo(float).tiny)
-    c: FloatArray = np.bincount(L.indices, weights=L.data, minlength=n).astype(np.float64)
     LT = L.T  # CSC view: scatter products, no copy
+    en = alpha == 1.0 and beta == 1.0
     p = pbar.copy()
-    inD = np.zeros(n, dtype=bool)
+    inflow = np.zeros(n)
+    n_def = 0
     it = 0
     prev = np.inf
     compactions = 0
-    inflow = c
     while True:
-        last_inflow = inflow
-        inflow = c - LT @ ((pbar - p) / den) if it else c.copy()
-        p_new = np.minimum(_step(e, inflow, pbar, alpha, beta), p)
-        new = (p_new < pbar) & ~inD
-        n_new = int(new.sum())
-        inD |= new
-        delta = float(np.max(p - p_new, initial=0.0))
-        p = p_new
+        last_inflow, p_old = inflow, p
+        inflow = LT @ (p / den)
+        assets = e + inflow
+        inD = assets < pbar
+        if en:
+            p = np.minimum(assets, pbar)
+        else:
+            p = np.where(inD, alpha * e + beta * inflow, pbar)
+        count = int(np.count_nonzero(inD))
+        n_new, n_def = count - n_def, count
+        delta = float(np.max(p_old - p, initial=0.0))
         it += 1
         if n_new == 0 and _stop(delta, prev, target):
             return p, it, True, delta, inflow
@@ -236,26 +240,30 @@ def iterate_single(
             return p, it, False, delta, inflow
         # with default costs a new default makes payments jump, so wait for
         # a sweep without one before compacting
-        settled = n_new <= (COMPACT_SETTLED * inD.sum() if alpha == beta == 1.0 else 0)
+        settled = n_new <= (COMPACT_SETTLED * count if en else 0)
         if it > 1 and settled and compactions < 2 and L.nnz >= COMPACT_MIN_NNZ:
             compactions += 1
             # solvent nodes whose inflow, still falling geometrically, may yet
             # drop below their obligations: iterate them along with D
             rho = min(delta / prev, 0.999) if prev > 0 else 0.999
             tail = 4.0 * rho / (1.0 - rho) * (last_inflow - inflow)
-            at_risk = ~inD & (pbar > 0) & (e + inflow - pbar <= tail)
+            at_risk = ~inD & (pbar > 0) & (assets - pbar <= tail)
             p, it, delta, ok = _iterate_compact(
-                L, c, pbar, den, e, alpha, beta, target, max_iter, p, inD | at_risk, it, delta
+                L, inflow, p_old, p, inD | at_risk, pbar, den, e, alpha, beta,
+                target, max_iter, it, delta,
             )
             if not ok:
                 return p, it, False, delta, inflow
-            inD |= p < pbar
+            n_def = int(np.count_nonzero(p < pbar))
         prev = delta
 
 
 def _iterate_compact(
     L: sp.csr_array,
-    c: FloatArray,
+    inflow: FloatArray,
+    p_from: FloatArray,
+    p: FloatArray,
+    inC: BoolArray,
     pbar: FloatArray,
     den: FloatArray,
     e: FloatArray,
@@ -263,20 +271,18 @@ def _iterate_compact(
     beta: float,
     target: float,
     max_iter: int,
-    p: FloatArray,
-    inC: BoolArray,
     it: int,
     prev: float,
 ) -> tuple[FloatArray, int, float, bool]:
     """Iterate the subsystem ``C`` (defaulters and solvent nodes at risk) alone.
 
-    Nodes outside ``C`` are held at ``pbar``; the caller's next full sweep
-    checks that they are indeed solvent.
+    ``inflow`` is ``Pi^T p_from``; nodes outside ``C`` keep paying what they
+    pay in ``p`` (``pbar``); the caller's next full sweep checks them.
     """
     idx = np.flatnonzero(inC)
     M = _compact(L, idx, den)
     eC, pbC = e[idx], pbar[idx]
-    base = c[idx] - M @ pbC  # inflow from debtors outside C (paying in full)
+    base = inflow[idx] - M @ p_from[idx]  # inflow from debtors outside C
     pC = p[idx].copy()
     ok = True
     while True:
