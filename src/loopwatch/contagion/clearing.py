@@ -135,9 +135,9 @@ def eisenberg_noe(
     Exact method: each round solves the ``|D| x |D|`` system
     ``(I - Pi_DD^T) p_D = e_D + Pi_SD^T pbar_S`` (dense O(|D|^3) up to 1,500
     defaulters, sparse LU above); rounds <= n + 1, usually the depth of the
-    default cascade. Iterative method: O(nnz(L_D)) per sweep, where ``D`` is
-    the current default set, with a gather-form copy of the defaulting
-    subsystem once the default set settles; the number of sweeps grows like
+    default cascade. Iterative method: O(nnz) per sweep, then O(nnz(L_CC))
+    per sweep on a gather-form copy of the defaulting subsystem ``C`` (plus
+    solvent nodes at risk) once the default set settles; sweeps grow like
     ``log(1/tol) / log(1/rho)`` with ``rho`` the spectral radius of
     ``Pi_DD``. Both start from ``pbar`` and decrease monotonically, so the
     result is the *greatest* clearing vector even when it is not unique.
