@@ -59,6 +59,10 @@ class CreditConditions(Frozen):
     ``advance_receivables`` of binding contract receivables and ``advance_loi``
     of LOI value; stress scales advance rates down by ``stress_response``.
     ``refinance_share`` of maturing debt rolls over in calm conditions.
+    Debt is capped at ``max_debt_to_revenue`` × annual revenue. In default
+    resolution (Rogers–Veraart) a defaulter realises ``recovery_assets`` (α)
+    of its non-cash assets and ``recovery_receivables`` (β) of what the
+    network pays it.
     """
 
     base_rate: float = Field(default=0.04, ge=0, le=1)
@@ -71,6 +75,8 @@ class CreditConditions(Frozen):
     stress_response: float = Field(default=1.0, ge=0, le=5)
     refinance_share: float = Field(default=0.9, ge=0, le=1)
     max_debt_to_revenue: float = Field(default=6.0, gt=0)
+    recovery_assets: float = Field(default=0.5, ge=0, le=1)
+    recovery_receivables: float = Field(default=0.9, ge=0, le=1)
 
 
 class EquityMarket(Frozen):
@@ -79,7 +85,8 @@ class EquityMarket(Frozen):
     Market value = revenue multiple × revenue run-rate × sentiment; the
     multiple rises by ``growth_premium`` per unit of annual revenue growth.
     Sentiment (1 = neutral) moves by ``sentiment_growth`` × (demand growth −
-    ``growth_expectation``) and falls by ``sentiment_default`` per unit of
+    expected growth) a year, where expected growth starts at
+    ``growth_expectation`` and decays by ``expectation_decay`` a year, and falls by ``sentiment_default`` per unit of
     core value defaulting, mean-reverting at ``sentiment_reversion`` a quarter.
     A firm can issue up to ``issuance_appetite`` of its market value per
     quarter; stakes sell at a ``stake_haircut``.
@@ -89,6 +96,7 @@ class EquityMarket(Frozen):
     growth_premium: float = Field(default=10.0, ge=0)
     sentiment_growth: float = Field(default=0.8, ge=0)
     growth_expectation: float = Field(default=0.5, ge=-1)
+    expectation_decay: float = Field(default=0.15, ge=0, le=1)
     sentiment_default: float = Field(default=1.5, ge=0)
     sentiment_reversion: float = Field(default=0.1, ge=0, le=1)
     sentiment_floor: float = Field(default=0.2, gt=0)

@@ -1,0 +1,205 @@
+"""The funding waterfall (DESIGN §2, step 4).
+
+A firm whose cash after the quarter's scheduled flows would fall below its
+buffer (``min_cash``) raises money, in this order, each source up to its
+capacity:
+
+1. **committed facility** — the undrawn part of ``credit_facility``, at base
+   rate + spread;
+2. **new borrowing** within collateral capacity: ``advance_compute`` × compute
+   assets + ``advance_receivables`` × remaining binding receivables (compute
+   and chip contracts owed to the firm) + ``advance_loi`` × the value of open
+   letters of intent (and other undecided deals) in its favour, each advance
+   rate scaled down by ``stress_response`` × system stress, and never above
+   ``max_debt_to_revenue`` × annual revenue, less the debt it already has.
+   The rate is base + spread + ``spread_per_leverage`` × debt/assets +
+   ``stress_spread`` × stress + credit shocks. The share of the new loan that
+   stands on open letters of intent is tracked (it is called if they lapse);
+3. **equity issuance** — up to ``issuance_appetite`` × market value a quarter,
+   sold to outside investors at the market price (existing holders are diluted);
+4. **warrant exercise and sale** — vested in-the-money warrants, exercised
+   (strike paid to the issuer, whose share count grows) and sold to the market;
+5. **stake sales** — equity stakes in live firms sold to outside investors at
+   ``stake_haircut`` below their marked value.
+
+Decision: money is raised only by a firm that can close its gap (cash ≥ 0
+after the quarter): nobody lends into a firm that fails this quarter anyway,
+so a firm whose sources fall short raises nothing and defaults (its assets
+are then liquidated in resolution). A firm that can reach zero but not its
+buffer raises all it can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from loopwatch.engine.ledger import Account
+from loopwatch.engine.plan import Plan
+from loopwatch.engine.state import State
+
+__all__ = ["Market", "Raised", "exercise_warrants", "waterfall"]
+
+F64 = NDArray[np.float64]
+
+SOURCES = ("facility", "debt", "equity", "warrant", "stake_sale")
+
+
+@dataclass
+class Market:
+    """Credit and equity conditions of one quarter, per path and firm.
+
+    ``collateral`` (P, F) is lendable value after advance rates, ``loi_share``
+    the part of it that stands on open conditional deals, ``debt_cap`` the
+    revenue cap on total debt, ``new_rate`` / ``facility_rate`` annual rates.
+    """
+
+    collateral: F64
+    loi_share: F64
+    debt_cap: F64
+    new_rate: F64
+    facility_rate: F64
+
+
+@dataclass
+class Raised:
+    """Money raised this quarter by source, USD (P, F) each."""
+
+    facility: F64
+    debt: F64
+    equity: F64
+    warrant: F64
+    stake_sale: F64
+
+    @classmethod
+    def zeros(cls, P: int, F: int) -> Raised:
+        return cls(*(np.zeros((P, F)) for _ in SOURCES))
+
+    def add(self, other: Raised) -> None:
+        for name in SOURCES:
+            getattr(self, name).__iadd__(getattr(other, name))
+
+    @property
+    def total(self) -> F64:
+        return self.facility + self.debt + self.equity + self.warrant + self.stake_sale
+
+
+def _holder_inc(plan: Plan) -> tuple[F64, F64]:
+    """Warrant tranche → holder and → issuer incidence, each (n_wt, F + 1)."""
+    n = len(plan.wt_shares)
+    holder = np.zeros((n, plan.F + 1))
+    issuer = np.zeros((n, plan.F + 1))
+    w = plan.wr[plan.wt_warrant]
+    holder[np.arange(n), plan.payee[w]] = 1.0
+    issuer[np.arange(n), plan.payer[w]] = 1.0
+    return holder, issuer
+
+
+def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Raised:
+    """Raise up to ``need`` (P, F) for firms that can cover ``deficit`` (P, F); post it.
+
+    Parameters
+    ----------
+    plan, st : Plan, State
+    need : ndarray, shape (P, F)
+        Money wanted (to reach the buffer), USD ≥ 0.
+    deficit : ndarray, shape (P, F)
+        Money needed to end the quarter with cash ≥ 0, USD ≥ 0 (≤ need).
+    mkt : Market
+
+    Returns
+    -------
+    Raised
+        What was raised, by source; everything is already posted to the ledger.
+    """
+    led, eqm = st.ledger, plan.scenario.equity
+    P, F = st.P, plan.F
+    want = need > 0
+    if not want.any():
+        return Raised.zeros(P, F)
+    debt = led[Account.debt]
+    cap_fac = st.facility
+    cap_debt = np.maximum(np.minimum(mkt.collateral, mkt.debt_cap) - debt - cap_fac, 0.0)
+    cap_eq = np.maximum(eqm.issuance_appetite * st.mv - st.issued, 0.0) * (st.mv > 0)
+    wt_holder, wt_issuer = _holder_inc(plan)
+    issuer_alive = st.alive[:, plan.payer[plan.wr[plan.wt_warrant]]] if len(plan.wt_shares) else \
+        np.zeros((P, 0), bool)
+    wt_val = st.wt_val * issuer_alive
+    cap_wt = (wt_val @ wt_holder)[:, :F]
+    eq_holder = np.zeros((len(plan.eq), F))
+    eq_holder[np.arange(len(plan.eq)), plan.payer[plan.eq]] = 1.0
+    stake_live = st.stake_val * st.alive[:, plan.payee[plan.eq]]
+    cap_stake = (1.0 - eqm.stake_haircut) * (stake_live @ eq_holder)
+    caps = [cap_fac, cap_debt, cap_eq, cap_wt, cap_stake]
+    total = cap_fac + cap_debt + cap_eq + cap_wt + cap_stake
+    feasible = want & st.alive & (total >= deficit * (1.0 + 1e-12))
+    left = np.where(feasible, np.minimum(need, total), 0.0)
+    take = []
+    for cap in caps:
+        t = np.minimum(left, cap)
+        take.append(t)
+        left = left - t
+    fac, new, eq, wt, stake = take
+    out = Raised(fac, new, eq, wt, stake)
+
+    if fac.any():
+        led.from_world(fac, Account.debt)
+        _add_world_debt(st, fac, mkt.facility_rate)
+        st.facility = st.facility - fac
+    if new.any():
+        led.from_world(new, Account.debt)
+        _add_world_debt(st, new, mkt.new_rate)
+        st.loi_debt = st.loi_debt + new * mkt.loi_share
+    if eq.any():
+        led.from_world(eq, Account.equity)
+        price = np.where(st.mv > 0, st.mv / st.units, 1.0)
+        st.units = st.units + eq / price
+        st.issued = st.issued + eq
+    if wt.any():
+        phi = np.divide(wt, cap_wt, out=np.zeros_like(wt), where=cap_wt > 0)
+        frac = (np.concatenate([phi, np.zeros((P, 1))], axis=1) @ wt_holder.T) * (wt_val > 0)
+        exercise_warrants(plan, st, frac)
+    if stake.any():
+        psi = np.divide(stake, cap_stake, out=np.zeros_like(stake), where=cap_stake > 0)
+        frac = (psi @ eq_holder.T) * (stake_live > 0)
+        sold = frac * st.stake_val
+        proceeds = (1.0 - eqm.stake_haircut) * sold
+        led.from_world(proceeds @ eq_holder, Account.stakes)
+        led.post((sold - proceeds) @ eq_holder, Account.equity, Account.stakes)
+        st.stake_units = st.stake_units * (1.0 - frac)
+        st.stake_val = st.stake_val - sold
+    return out
+
+
+def exercise_warrants(plan: Plan, st: State, frac: F64) -> F64:
+    """Exercise ``frac`` (P, n_wt) of each vested warrant tranche and sell the shares.
+
+    The holder pays the strike to the issuer (whose share count grows) and
+    sells the new shares to outside investors at the current price; both
+    sides' warrant accounts are closed at the carrying value. Returns the
+    holder's net proceeds per tranche (P, n_wt), USD.
+    """
+    led = st.ledger
+    F = plan.F
+    wt_holder, wt_issuer = _holder_inc(plan)
+    shares = frac * st.wt_left * st.wt_vested
+    w = plan.wr[plan.wt_warrant]
+    strike_cash = shares * plan.wr_strike[plan.wt_warrant]
+    sale_cash = shares * st.price[:, plan.payer[w]]
+    value = frac * st.wt_val
+    led.transfer(strike_cash, wt_holder, wt_issuer, Account.warrants, Account.equity)
+    led.from_world((sale_cash @ wt_holder)[:, :F], Account.warrants)
+    led.post((value @ wt_issuer)[:, :F], Account.warrant_liability, Account.equity)
+    st.units = st.units + (shares @ wt_issuer)[:, :F]
+    st.wt_left = st.wt_left - shares
+    st.wt_val = st.wt_val - value
+    return sale_cash - strike_cash
+
+
+def _add_world_debt(st: State, amount: F64, rate: F64) -> None:
+    total = st.world_debt + amount
+    st.world_rate = np.divide(st.world_debt * st.world_rate + amount * rate, total,
+                              out=st.world_rate.copy(), where=total > 0)
+    st.world_debt = total

@@ -1,0 +1,171 @@
+"""The ledger: every firm's balance sheet as ``(path, firm)`` arrays, changed only by postings.
+
+Each firm keeps double-entry books with six asset accounts (cash, compute
+assets, other assets, loans it has made, equity stakes, warrants it holds),
+two liability accounts (debt, warrant liabilities) and equity. The world (end
+customers, outside investors and lenders, suppliers) keeps only cash.
+
+Two functions change state, and nothing else does:
+
+* :meth:`Ledger.post` — one entry on each firm's own books (debit one
+  account, credit another, same amount): depreciation, revaluations,
+  write-offs, debt forgiveness.
+* :meth:`Ledger.transfer` — cash moving between two parties (firms or the
+  world), which is two :meth:`post` calls, one on each side's books, plus the
+  world's cash when it is a side. The sum of cash changes over firms and the
+  world is zero by construction.
+
+Because every entry debits and credits the same amount, assets − liabilities
+− equity stays zero for every firm; :meth:`Ledger.check` verifies it once a
+quarter and raises :class:`~loopwatch.errors.AccountingError` on a break
+(a state array changed outside the ledger).
+
+References
+----------
+W. Godley and M. Lavoie, *Monetary Economics*, Palgrave Macmillan, 2007
+(stock-flow consistency: every flow comes from somewhere and goes somewhere).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from loopwatch.errors import AccountingError
+
+__all__ = ["Account", "Ledger"]
+
+F64 = NDArray[np.float64]
+
+
+class Account(IntEnum):
+    """A firm's accounts; the first six are assets (debit-normal)."""
+
+    cash = 0
+    compute = 1
+    other = 2
+    loans = 3
+    stakes = 4
+    warrants = 5
+    debt = 6
+    warrant_liability = 7
+    equity = 8
+
+
+_ASSET = np.array([1, 1, 1, 1, 1, 1, -1, -1, -1], float)
+
+
+class Ledger:
+    """Balance sheets of ``F`` firms on ``P`` paths, plus the world's cash.
+
+    Parameters
+    ----------
+    P, F : int
+        Paths and firms.
+
+    Attributes
+    ----------
+    bal : ndarray, shape (9, P, F)
+        Balance of each :class:`Account` (USD), in its normal sign (assets
+        and liabilities positive).
+    world_cash : ndarray, shape (P,)
+        Cumulative cash change of the world since the start (USD).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> led = Ledger(1, 2)
+    >>> led.post(np.array([[5.0, 0.0]]), Account.cash, Account.equity)   # capital
+    >>> e2w = np.array([[1.0, 0.0, 0.0]]); w2e = np.array([[0.0, 0.0, 1.0]])
+    >>> led.transfer(np.array([[2.0]]), e2w, w2e, Account.equity, Account.equity)  # opex
+    >>> led.bal[Account.cash].tolist(), led.world_cash.tolist()
+    ([[3.0, 0.0]], [2.0])
+    >>> led.check("2025Q1", ["a", "b"])
+    """
+
+    def __init__(self, P: int, F: int) -> None:
+        self.P, self.F = P, F
+        self.bal = np.zeros((len(Account), P, F))
+        self.world_cash = np.zeros(P)
+        self.peak = np.zeros((P, F))  # largest gross balance sheet seen (rounding scale)
+
+    def __getitem__(self, account: Account) -> F64:
+        return self.bal[account]
+
+    def post(self, amount: F64, debit: Account, credit: Account) -> None:
+        """Debit ``debit`` and credit ``credit`` by ``amount`` on each firm's books.
+
+        Parameters
+        ----------
+        amount : ndarray, shape (P, F)
+            USD per path and firm (may be negative: a reversed entry).
+        debit, credit : Account
+        """
+        if debit == credit:
+            return
+        self.bal[debit] += _ASSET[debit] * amount
+        self.bal[credit] -= _ASSET[credit] * amount
+
+    def transfer(self, amount: F64, out_inc: F64, in_inc: F64, payer_leg: Account,
+                 payee_leg: Account) -> tuple[F64, F64]:
+        """Move cash along edges: each payer credits cash, each payee debits it.
+
+        Parameters
+        ----------
+        amount : ndarray, shape (P, E)
+            USD per path and edge.
+        out_inc, in_inc : ndarray, shape (E, F + 1)
+            Incidence of each edge's payer and payee (column ``F`` = world).
+        payer_leg, payee_leg : Account
+            The other side of each party's entry: the payer debits
+            ``payer_leg`` (an expense is a debit to equity, a purchase a debit
+            to an asset), the payee credits ``payee_leg``.
+
+        Returns
+        -------
+        (ndarray, ndarray), each shape (P, F + 1)
+            Cash paid out and received per party (column ``F`` = world).
+        """
+        paid = amount @ out_inc
+        got = amount @ in_inc
+        F = self.F
+        self.post(paid[:, :F], payer_leg, Account.cash)
+        self.post(got[:, :F], Account.cash, payee_leg)
+        self.world_cash += got[:, F] - paid[:, F]
+        return paid, got
+
+    def from_world(self, amount: F64, leg: Account) -> None:
+        """The world pays each firm ``amount`` (P, F); the firm credits ``leg``."""
+        self.post(amount, Account.cash, leg)
+        self.world_cash -= amount.sum(axis=1)
+
+    def to_world(self, amount: F64, leg: Account) -> None:
+        """Each firm pays the world ``amount`` (P, F); the firm debits ``leg``."""
+        self.post(amount, leg, Account.cash)
+        self.world_cash += amount.sum(axis=1)
+
+    @property
+    def assets(self) -> F64:
+        """Total assets (P, F), USD."""
+        return self.bal[:6].sum(axis=0)
+
+    @property
+    def liabilities(self) -> F64:
+        """Debt plus warrant liabilities (P, F), USD."""
+        return self.bal[Account.debt] + self.bal[Account.warrant_liability]
+
+    def check(self, period: str, firm_ids: list[str], tol: float = 1e-9) -> None:
+        """Raise :class:`AccountingError` where assets − liabilities − equity ≠ 0.
+
+        The tolerance is ``tol`` × the largest gross balance sheet the firm
+        has had, plus 1 USD (float64 rounding on balances of 10^12 USD).
+        """
+        residual = self.assets - self.liabilities - self.bal[Account.equity]
+        np.maximum(self.peak, np.abs(self.bal).sum(axis=0), out=self.peak)
+        scale = self.peak
+        bad = ~(np.abs(residual) <= tol * scale + 1.0)  # also catches NaN
+        if bad.any():
+            p, f = np.argwhere(bad)[0]
+            raise AccountingError(period, firm_ids[int(f)], float(residual[p, f]))

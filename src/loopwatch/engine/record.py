@@ -1,0 +1,154 @@
+"""What a run records: the variables of :class:`SimulationResult.data`, quarter by quarter.
+
+Flows are USD per quarter, stocks USD at the end of the quarter. Variables
+with dims ``(path, period, ...)`` are recorded only when asked for (see
+``variables`` in :func:`~loopwatch.engine.simulate`); the per-run summaries
+(``default_period``, ``losses``, ``losses_by_mechanism``, ``world_losses``)
+are small and always present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from loopwatch.engine.ledger import Account
+from loopwatch.engine.plan import Plan
+from loopwatch.engine.state import State
+from loopwatch.engine.step import Quarter
+
+__all__ = ["ALWAYS", "CONTRACT_VARIABLES", "FIRM_VARIABLES", "OPTIONAL", "PATH_VARIABLES",
+           "Recorder", "VARIABLES"]
+
+F64 = NDArray[np.float64]
+Getter = Callable[[Plan, State, Quarter], NDArray[Any]]
+
+
+def _acct(a: Account) -> Getter:
+    return lambda plan, st, q: st.ledger[a]
+
+
+def _gw(attr: str) -> Getter:
+    def get(plan: Plan, st: State, q: Quarter) -> F64:
+        share = np.divide(st.cum_paid, plan.amount, out=np.zeros_like(st.cum_paid),
+                          where=plan.amount > 0)
+        return share @ getattr(plan, attr)
+    return get
+
+
+def _loi_debt(plan: Plan, st: State, q: Quarter) -> F64:
+    out = st.loi_debt.copy()
+    if len(plan.ln):
+        on_loi = (st.open.astype(float) @ plan.ln_loi_link) > 0
+        out += (st.loan_out * on_loi) @ plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
+    return out
+
+
+FIRM_VARIABLES: dict[str, Getter] = {
+    "cash": _acct(Account.cash),
+    "debt": _acct(Account.debt),
+    "compute_assets": _acct(Account.compute),
+    "other_assets": _acct(Account.other),
+    "loan_assets": _acct(Account.loans),
+    "stake_assets": _acct(Account.stakes),
+    "warrant_assets": _acct(Account.warrants),
+    "warrant_liabilities": _acct(Account.warrant_liability),
+    "book_equity": _acct(Account.equity),
+    "world_debt": lambda plan, st, q: st.world_debt,
+    "market_value": lambda plan, st, q: st.mv,
+    "share_price": lambda plan, st, q: st.price,
+    "units": lambda plan, st, q: st.units,
+    "revenue_end": lambda plan, st, q: q.revenue_end,
+    "revenue_loop": lambda plan, st, q: q.revenue_loop,
+    "revenue_non_loop": lambda plan, st, q: q.revenue_non_loop,
+    "revenue_rerent": lambda plan, st, q: q.revenue_rerent,
+    "opex": lambda plan, st, q: q.opex,
+    "capex": lambda plan, st, q: q.capex,
+    "depreciation": lambda plan, st, q: q.depreciation,
+    "interest_due": lambda plan, st, q: q.interest_due,
+    "principal_due": lambda plan, st, q: q.principal_due,
+    "commitments_due": lambda plan, st, q: q.commitments_due,
+    "paid_out_loop": lambda plan, st, q: q.paid_out_loop,
+    "funding_facility": lambda plan, st, q: q.raised.facility,
+    "funding_debt": lambda plan, st, q: q.raised.debt,
+    "funding_equity": lambda plan, st, q: q.raised.equity,
+    "funding_warrant": lambda plan, st, q: q.raised.warrant,
+    "funding_stake_sale": lambda plan, st, q: q.raised.stake_sale,
+    "cash_change": lambda plan, st, q: q.cash_change,
+    "defaulted": lambda plan, st, q: ~st.alive,
+    "loi_secured_debt": _loi_debt,
+    "gw_deployed": _gw("gw_deployed"),
+    "gw_bought": _gw("gw_bought"),
+}
+"""Variables with dims (path, period, firm)."""
+
+
+def _outstanding(plan: Plan, st: State, q: Quarter) -> F64:
+    out = np.zeros((st.P, plan.C))
+    out[:, plan.ln] = st.loan_out
+    out[:, plan.eq] = st.stake_val
+    if len(plan.wr):
+        np.add.at(out.T, plan.wr[plan.wt_warrant], st.wt_val.T)
+    return out
+
+
+CONTRACT_VARIABLES: dict[str, Getter] = {
+    "due": lambda plan, st, q: q.due,
+    "paid": lambda plan, st, q: q.paid,
+    "due_reverse": lambda plan, st, q: q.due_reverse,
+    "paid_reverse": lambda plan, st, q: q.paid_reverse,
+    "outstanding": _outstanding,
+    "in_force": lambda plan, st, q: st.live,
+}
+"""Variables with dims (path, period, contract)."""
+
+
+def _world_loans(plan: Plan, st: State, q: Quarter) -> F64:
+    return st.world_debt.sum(axis=1) + (st.loan_out * st.loan_sold).sum(axis=1)
+
+
+PATH_VARIABLES: dict[str, Getter] = {
+    "sentiment": lambda plan, st, q: st.sentiment,
+    "world_cash_change": lambda plan, st, q: q.world_cash_change,
+    "world_loan_assets": _world_loans,
+}
+"""Variables with dims (path, period)."""
+
+ALWAYS = ("default_period", "losses", "losses_by_mechanism", "world_losses")
+"""Per-run summaries present in every result."""
+
+OPTIONAL = frozenset({"units", "in_force", "outstanding", "due_reverse", "paid_reverse",
+                      "other_assets", "world_debt", "world_loan_assets", "revenue_rerent",
+                      "loan_assets", "stake_assets", "warrant_assets", "warrant_liabilities",
+                      "cash_change"})
+"""Recorded only when named (kept out of the default set to save memory)."""
+
+VARIABLES = (*FIRM_VARIABLES, *CONTRACT_VARIABLES, *PATH_VARIABLES, *ALWAYS)
+"""Every variable name :func:`~loopwatch.engine.simulate` knows."""
+
+_BOOL = {"defaulted", "in_force"}
+
+
+class Recorder:
+    """Buffers ``(P, Q, ...)`` for the chosen variables of one chunk."""
+
+    def __init__(self, plan: Plan, P: int, names: list[str], dtype: np.dtype[Any]) -> None:
+        self.plan, self.names = plan, names
+        self.buf: dict[str, NDArray[Any]] = {}
+        for n in names:
+            shape: tuple[int, ...]
+            if n in FIRM_VARIABLES:
+                shape = (P, plan.Q, plan.F)
+            elif n in CONTRACT_VARIABLES:
+                shape = (P, plan.Q, plan.C)
+            else:
+                shape = (P, plan.Q)
+            self.buf[n] = np.zeros(shape, bool if n in _BOOL else dtype)
+
+    def record(self, t: int, st: State, q: Quarter) -> None:
+        for n, b in self.buf.items():
+            get = FIRM_VARIABLES.get(n) or CONTRACT_VARIABLES.get(n) or PATH_VARIABLES[n]
+            b[:, t] = get(self.plan, st, q)

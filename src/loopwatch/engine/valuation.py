@@ -1,0 +1,174 @@
+"""Valuation and milestones (DESIGN §2, steps 6–7).
+
+**Sentiment** ``S`` (one index per path, 1 = neutral) is reflexive: each
+quarter it reverts towards 1 at ``sentiment_reversion``, rises or falls by
+``sentiment_growth`` × (realised annualised growth of end demand − the
+market's expected growth) / 4, and falls by ``sentiment_default`` × the share
+of the core's value that defaulted this quarter; it never goes below
+``sentiment_floor``. Equity shocks multiply it per firm while they last.
+
+**Market value** is ``(premium + k × fundamental) × S × exp(η)``. The
+fundamental value is ``multiple(ĝ) × annual revenue`` with ``multiple =
+revenue_multiple + growth_premium × ĝ`` (ĝ a smoothed annualised revenue
+growth, clipped to [-0.5, 1.5]). ``k`` is 1, or the opening value over the
+opening fundamental value for a firm the book values below the generic
+multiple; ``premium`` is the opening value beyond fundamentals (the option
+value the market pays for a young firm), so the opening value is the
+book's. Revenue changes are valued at the generic multiple, which keeps a
+firm with almost no opening revenue well behaved. ``η`` is an AR(1)
+idiosyncratic log deviation for firms with listed shares (quarterly
+innovation ``price_volatility`` / 2, persistence 0.9). A firm with neither
+revenue nor a valuation (an investor, a lender, an SPV) is valued at its
+book equity, floored at zero. A defaulted firm is worth nothing.
+
+**Marks**: stakes at ``units held / units outstanding × market value``;
+vested warrants at intrinsic value ``shares × max(price − strike, 0)``
+(unvested ones at zero: the engine does not price optionality — the
+analysis layer's warrant valuation does). Every revaluation is posted
+(holder's asset against its equity; the issuer's warrant liability against
+its equity).
+
+**Milestones** are evaluated at the end of the quarter on GW delivered
+(paid share of each contract × its GW), GW bought, share price and
+annualised end revenue; equity tranches whose conditions hold fall due the
+next quarter, warrant tranches vest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from loopwatch.engine.events import EventLog
+from loopwatch.engine.ledger import Account
+from loopwatch.engine.plan import Plan, _multiple
+from loopwatch.engine.state import State
+
+__all__ = ["depreciate", "evaluate_milestones", "mark", "revalue"]
+
+F64 = NDArray[np.float64]
+
+
+def depreciate(plan: Plan, st: State, t: int) -> F64:
+    """Straight-line depreciation of every vintage of compute; returns it (P, F)."""
+    st.dep_rate = st.dep_rate + st.dep_change[:, :, t]
+    dep = np.clip(np.minimum(st.dep_rate, st.ledger[Account.compute]), 0.0, None) * st.alive
+    st.ledger.post(dep, Account.equity, Account.compute)
+    return dep
+
+
+def add_vintage(st: State, t: int, amount: F64, life_q: float | F64) -> None:
+    """Start depreciating ``amount`` (P, F) bought in quarter ``t`` over ``life_q`` quarters."""
+    life = np.maximum(np.rint(np.asarray(life_q, float)), 1.0)
+    per = amount / life
+    Q1 = st.dep_change.shape[2]
+    if t + 1 < Q1:
+        st.dep_change[:, :, t + 1] += per
+    end = t + 1 + life.astype(np.int64)
+    if np.ndim(end) == 0:
+        if int(end) < Q1:
+            st.dep_change[:, :, int(end)] -= per
+        return
+    for f in np.nonzero((end < Q1) & (per != 0).any(axis=0))[0]:
+        st.dep_change[:, f, end[f]] -= per[:, f]
+
+
+def revalue(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
+            newly_defaulted: NDArray[np.bool_], z_price: F64) -> None:
+    """Update sentiment, market values and share prices after quarter ``t``.
+
+    Parameters
+    ----------
+    revenue : ndarray, shape (P, F)
+        Revenue this quarter (end customers, network, non-loop), USD.
+    demand : ndarray, shape (P,)
+        Aggregate end demand (annual USD, latent: whether or not developers survive).
+    newly_defaulted : ndarray of bool, shape (P, F)
+    z_price : ndarray, shape (P, F)
+        Standard normal shocks of the idiosyncratic value deviation.
+    """
+    eqm = plan.scenario.equity
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_dem = np.where((demand > 0) & (st.demand_prev > 0),
+                         4.0 * np.log(np.maximum(demand, 1.0) / np.maximum(st.demand_prev, 1.0)), 0.0)
+    has_demand = (demand > 0) & (st.demand_prev > 0)
+    st.demand_prev = demand
+    hit = newly_defaulted.astype(float) @ plan.core_weight
+    s = st.sentiment
+    s = s + eqm.sentiment_reversion * (1.0 - s)
+    s = s + eqm.sentiment_growth * np.where(has_demand, g_dem - plan.expectation[t], 0.0) / 4.0
+    s = s - eqm.sentiment_default * hit
+    st.sentiment = np.clip(s, eqm.sentiment_floor, 5.0)
+    st.sent_eff = st.sentiment[:, None] * plan.shock_equity[t]
+
+    g_obs = 4.0 * np.log(np.maximum(revenue, 1.0) / np.maximum(st.rev_prev, 1.0))
+    st.ghat = st.ghat + 0.25 * (np.clip(g_obs, -2.0, 4.0) - st.ghat)
+    st.rev_prev = revenue
+    if eqm.price_volatility > 0:
+        st.eta = np.where(plan.has_shares, 0.9 * st.eta + 0.5 * eqm.price_volatility * z_price, 0.0)
+    fundamental = _multiple(eqm.revenue_multiple, eqm.growth_premium, st.ghat) * 4.0 * revenue
+    market = (plan.value_premium + plan.value_scale * fundamental) * st.sent_eff * np.exp(st.eta)
+    book = np.maximum(st.ledger[Account.equity], 0.0)
+    mv = np.where(plan.by_book, book, market)
+    st.mv = np.where(st.alive, mv, 0.0)
+    st.price = np.where(plan.has_shares & st.alive,
+                        np.divide(st.mv, st.units, out=np.zeros_like(st.mv), where=st.units > 0), 0.0)
+
+
+def mark(plan: Plan, st: State, t: int) -> None:
+    """Mark stakes and vested warrants to the new values; post the revaluations."""
+    led = st.ledger
+    eq = plan.eq
+    if len(eq):
+        tee = plan.payee[eq]
+        live = st.alive[:, tee] & st.alive[:, plan.payer[eq]]
+        new = np.where(live, np.divide(st.stake_units, st.units[:, tee],
+                                       out=np.zeros_like(st.stake_units),
+                                       where=st.units[:, tee] > 0) * st.mv[:, tee], st.stake_val)
+        delta = new - st.stake_val
+        led.post(delta @ plan.incidence(np.arange(len(eq)), plan.payer[eq]),
+                 Account.stakes, Account.equity)
+        st.stake_val = new
+    if len(plan.wt_shares):
+        k = plan.wt_warrant
+        w = plan.wr[k]
+        issuer, holder = plan.payer[w], plan.payee[w]
+        live = st.alive[:, issuer] & st.alive[:, holder] & (t <= plan.wr_expiry[k])
+        new = np.where(live, st.wt_left * st.wt_vested
+                       * np.maximum(st.price[:, issuer] - plan.wr_strike[k], 0.0), st.wt_val)
+        delta = new - st.wt_val
+        led.post(delta @ plan.incidence(k, plan.payee[plan.wr]), Account.warrants, Account.equity)
+        led.post(delta @ plan.incidence(k, plan.payer[plan.wr]), Account.equity,
+                 Account.warrant_liability)
+        st.wt_val = new
+
+
+def metrics(plan: Plan, st: State, end_rev: F64) -> F64:
+    """Value of every milestone metric (P, K): GW, share price or annual end revenue."""
+    K = len(plan.cond_metric)
+    share = np.divide(st.cum_paid, plan.amount, out=np.zeros_like(st.cum_paid),
+                      where=plan.amount > 0)
+    gw = share @ plan.gw_cond
+    out = np.where(plan.cond_metric <= 1, gw, 0.0) if K else np.zeros((st.P, 0))
+    f = plan.cond_firm
+    out = np.where(plan.cond_metric == 2, st.price[:, f], out)
+    out = np.where(plan.cond_metric == 3, 4.0 * end_rev[:, f], out)
+    return out
+
+
+def evaluate_milestones(plan: Plan, st: State, t: int, end_rev: F64, ev: EventLog) -> None:
+    """Update condition flags, vest warrant tranches, exercise at expiry."""
+    if not len(plan.cond_metric) and not len(plan.wt_shares):
+        return
+    if len(plan.cond_metric):
+        st.cond_ok = metrics(plan, st, end_rev) >= plan.cond_threshold
+    if len(plan.wt_shares):
+        k = plan.wt_warrant
+        w = plan.wr[k]
+        failing = (~st.cond_ok).astype(float) @ plan.wt_cond if len(plan.cond_metric) else \
+            np.zeros((st.P, len(k)))
+        ok = (failing == 0) & st.live[:, w] & (t <= plan.wr_expiry[k])
+        new = ok & ~st.wt_vested & (st.wt_left > 0)
+        st.wt_vested |= ok
+        ev.add(t, "warrant_vested", st.wt_left * new, firm=plan.payee[w], counterparty=plan.payer[w],
+               mask=new)
