@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine.incidence import Sum
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Plan
 from loopwatch.engine.state import State
@@ -86,15 +87,10 @@ class Raised:
         return self.facility + self.debt + self.equity + self.warrant + self.stake_sale
 
 
-def _holder_inc(plan: Plan) -> tuple[F64, F64]:
-    """Warrant tranche → holder and → issuer incidence, each (n_wt, F + 1)."""
-    n = len(plan.wt_shares)
-    holder = np.zeros((n, plan.F + 1))
-    issuer = np.zeros((n, plan.F + 1))
+def _holder_inc(plan: Plan) -> tuple[Sum, Sum]:
+    """Warrant tranche → holder and → issuer totals over the F + 1 accounts."""
     w = plan.wr[plan.wt_warrant]
-    holder[np.arange(n), plan.payee[w]] = 1.0
-    issuer[np.arange(n), plan.payer[w]] = 1.0
-    return holder, issuer
+    return Sum(plan.payee[w], plan.F + 1), Sum(plan.payer[w], plan.F + 1)
 
 
 def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Raised:
@@ -123,13 +119,12 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
     cap_fac = st.facility
     cap_debt = np.maximum(np.minimum(mkt.collateral, mkt.debt_cap) - debt - cap_fac, 0.0)
     cap_eq = np.maximum(eqm.issuance_appetite * st.mv - st.issued, 0.0) * (st.mv > 0)
-    wt_holder, wt_issuer = _holder_inc(plan)
+    wt_holder, _wt_issuer = _holder_inc(plan)
     issuer_alive = st.alive[:, plan.payer[plan.wr[plan.wt_warrant]]] if len(plan.wt_shares) else \
         np.zeros((P, 0), bool)
     wt_val = st.wt_val * issuer_alive
     cap_wt = (wt_val @ wt_holder)[:, :F]
-    eq_holder = np.zeros((len(plan.eq), F))
-    eq_holder[np.arange(len(plan.eq)), plan.payer[plan.eq]] = 1.0
+    eq_holder = plan.incidence(np.arange(len(plan.eq)), plan.payer[plan.eq])
     stake_live = st.stake_val * st.alive[:, plan.payee[plan.eq]]
     cap_stake = (1.0 - eqm.stake_haircut) * (stake_live @ eq_holder)
     caps = [cap_fac, cap_debt, cap_eq, cap_wt, cap_stake]
@@ -159,11 +154,11 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
         st.issued = st.issued + eq
     if wt.any():
         phi = np.divide(wt, cap_wt, out=np.zeros_like(wt), where=cap_wt > 0)
-        frac = (np.concatenate([phi, np.zeros((P, 1))], axis=1) @ wt_holder.T) * (wt_val > 0)
+        frac = phi[:, plan.payee[plan.wr[plan.wt_warrant]]] * (wt_val > 0)
         exercise_warrants(plan, st, frac)
     if stake.any():
         psi = np.divide(stake, cap_stake, out=np.zeros_like(stake), where=cap_stake > 0)
-        frac = (psi @ eq_holder.T) * (stake_live > 0)
+        frac = psi[:, plan.payer[plan.eq]] * (stake_live > 0)
         sold = frac * st.stake_val
         proceeds = (1.0 - eqm.stake_haircut) * sold
         led.from_world(proceeds @ eq_holder, Account.stakes)

@@ -33,21 +33,29 @@ I64 = NDArray[np.int64]
 class Sum:
     """Total the columns of a ``(P, k)`` array into ``n`` targets: column ``j`` adds to ``target[j]``.
 
+    ``A @ s`` is ``s(A)``, so a :class:`Sum` stands in for a dense incidence
+    matrix in matrix products.
+
     Parameters
     ----------
     target : ndarray of int, shape (k,)
-        Target of each column (0 ≤ target < n).
+        Target of each column; columns with a target outside ``[0, n)`` are ignored.
     n : int
         Number of targets.
     """
 
+    __array_ufunc__ = None  # make ``ndarray @ Sum`` defer to :meth:`__rmatmul__`
+
     def __init__(self, target: I64, n: int) -> None:
         target = np.asarray(target, np.int64)
+        self.target = target
         self.k, self.n = len(target), int(n)
-        self.order = np.argsort(target, kind="stable")
+        keep = np.flatnonzero((target >= 0) & (target < n))
+        self.order = keep[np.argsort(target[keep], kind="stable")]
         st = target[self.order]
-        self.starts = np.flatnonzero(np.r_[True, st[1:] != st[:-1]]) if self.k else np.zeros(0, np.int64)
-        self.targets = st[self.starts] if self.k else np.zeros(0, np.int64)
+        m = len(st)
+        self.starts = np.flatnonzero(np.r_[True, st[1:] != st[:-1]]) if m else np.zeros(0, np.int64)
+        self.targets = st[self.starts] if m else np.zeros(0, np.int64)
         self.identity = self.k == self.n and bool(np.array_equal(target, np.arange(self.n)))
 
     def __call__(self, A: F64) -> F64:
@@ -56,9 +64,18 @@ class Sum:
         if self.identity:
             return np.array(A, float)
         out = np.zeros((P, self.n))
-        if self.k:
+        if len(self.order):
             out[:, self.targets] = np.add.reduceat(A[:, self.order], self.starts, axis=1)
         return out
+
+    def __rmatmul__(self, A: F64) -> F64:
+        return self(np.asarray(A, float))
+
+    def __getitem__(self, key: slice | tuple[slice, slice]) -> Sum:
+        """Restrict to some columns (``s[rows]``) and/or the first targets (``s[:, :n]``)."""
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        n = len(range(*cols.indices(self.n)))
+        return Sum(self.target[rows], n)
 
 
 class Weighted:
@@ -66,6 +83,8 @@ class Weighted:
 
     A sparse ``(k, n)`` matrix applied from the right, chunk-invariant.
     """
+
+    __array_ufunc__ = None
 
     def __init__(self, row: I64, col: I64, weight: F64, n: int) -> None:
         keep = np.asarray(weight) != 0
@@ -81,3 +100,6 @@ class Weighted:
 
     def __call__(self, A: F64) -> F64:
         return self.sum(A[:, self.row] * self.weight)
+
+    def __rmatmul__(self, A: F64) -> F64:
+        return self(np.asarray(A, float))

@@ -29,6 +29,7 @@ W. Godley and M. Lavoie, *Monetary Economics*, Palgrave Macmillan, 2007
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -79,7 +80,7 @@ class Ledger:
     >>> led = Ledger(1, 2)
     >>> led.post(np.array([[5.0, 0.0]]), Account.cash, Account.equity)   # capital
     >>> e2w = np.array([[1.0, 0.0, 0.0]]); w2e = np.array([[0.0, 0.0, 1.0]])
-    >>> led.transfer(np.array([[2.0]]), e2w, w2e, Account.equity, Account.equity)  # opex
+    >>> _ = led.transfer(np.array([[2.0]]), e2w, w2e, Account.equity, Account.equity)  # opex
     >>> led.bal[Account.cash].tolist(), led.world_cash.tolist()
     ([[3.0, 0.0]], [2.0])
     >>> led.check("2025Q1", ["a", "b"])
@@ -108,7 +109,7 @@ class Ledger:
         self.bal[debit] += _ASSET[debit] * amount
         self.bal[credit] -= _ASSET[credit] * amount
 
-    def transfer(self, amount: F64, out_inc: F64, in_inc: F64, payer_leg: Account,
+    def transfer(self, amount: F64, out_inc: Any, in_inc: Any, payer_leg: Account,
                  payee_leg: Account) -> tuple[F64, F64]:
         """Move cash along edges: each payer credits cash, each payee debits it.
 
@@ -116,8 +117,9 @@ class Ledger:
         ----------
         amount : ndarray, shape (P, E)
             USD per path and edge.
-        out_inc, in_inc : ndarray, shape (E, F + 1)
-            Incidence of each edge's payer and payee (column ``F`` = world).
+        out_inc, in_inc : Sum or ndarray, shape (E, F + 1)
+            Totals per payer and per payee (account ``F`` = world); a
+            :class:`~loopwatch.engine.incidence.Sum` keeps them chunk-invariant.
         payer_leg, payee_leg : Account
             The other side of each party's entry: the payer debits
             ``payer_leg`` (an expense is a debit to equity, a purchase a debit

@@ -30,13 +30,14 @@ Decisions written down here (where DESIGN §1 is silent)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from enum import IntEnum
+from functools import cached_property
 
 import networkx as nx
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine.incidence import Sum, Weighted
 from loopwatch.errors import DealBookError, Problem
 from loopwatch.model import (
     Amortisation,
@@ -45,7 +46,6 @@ from loopwatch.model import (
     ComputeCommitment,
     ContractType,
     DealBook,
-    EquityInvestment,
     LetterOfIntent,
     LoanContract,
     Metric,
@@ -124,8 +124,8 @@ class Edges:
     contract: I64
     twin_of: I64
     groups: dict[str, slice]
-    out_inc: F64  # (E, F + 1): 1 where the edge leaves that account
-    in_inc: F64  # (E, F + 1)
+    out_inc: Sum  # edges → F + 1 accounts (payer)
+    in_inc: Sum  # edges → F + 1 accounts (payee)
     capex_share: F64  # (n capex edges,) vendor share of the build-out
     capex_cc: I64  # (n capex edges,) position in ``Plan.cc``
 
@@ -235,9 +235,9 @@ class Plan:
     cond_metric: I64 = field(repr=False)
     cond_firm: I64 = field(repr=False)
     cond_threshold: F64 = field(repr=False)
-    gw_cond: F64 = field(repr=False)  # (C, K) GW per unit of delivered share of contract c
-    gw_deployed: F64 = field(repr=False)  # (C, F) GW delivered to firm per unit share
-    gw_bought: F64 = field(repr=False)  # (C, F)
+    gw_cond: Weighted = field(repr=False)  # (C → K) GW per unit of delivered share of contract c
+    gw_deployed: Weighted = field(repr=False)  # (C → F) GW delivered to firm per unit share
+    gw_bought: Weighted = field(repr=False)  # (C → F)
     # shocks (Q, F) multipliers / add-ons, (Q, C) forced lapse
     shock_demand: F64 = field(repr=False)
     shock_non_loop: F64 = field(repr=False)
@@ -248,28 +248,32 @@ class Plan:
     edges: Edges = field(repr=False)
     n_conditional: int = 0
 
-    def incidence(self, index: I64, firms: I64) -> F64:
-        """(len(index), F) matrix with a 1 at ``(k, firms[index[k]])``: rows → firm totals."""
-        out = np.zeros((len(index), self.F))
-        out[np.arange(len(index)), firms[index]] = 1.0
-        return out
+    def incidence(self, index: I64, firms: I64) -> Sum:
+        """Totals per firm of columns ``k`` (one per ``index[k]``) into ``firms[index[k]]``."""
+        key = (np.asarray(index).tobytes(), np.asarray(firms).tobytes())
+        hit = self._sums.get(key)
+        if hit is None:
+            hit = self._sums[key] = Sum(np.asarray(firms)[np.asarray(index, np.int64)], self.F)
+        return hit
 
     @cached_property
-    def payee_inc(self) -> F64:
-        """(C, F): contract → its payee."""
-        return self.incidence(np.arange(self.C), self.payee)
+    def _sums(self) -> dict[tuple[bytes, bytes], Sum]:
+        return {}
 
     @cached_property
-    def payer_inc(self) -> F64:
-        """(C, F): contract → its payer."""
-        return self.incidence(np.arange(self.C), self.payer)
+    def payee_inc(self) -> Sum:
+        """(C → F): contract → its payee."""
+        return Sum(self.payee, self.F)
 
     @cached_property
-    def item_to_eq(self) -> F64:
-        """(n_items, n_eq): equity tranche item → its equity contract."""
-        out = np.zeros((len(self.item_amount), len(self.eq)))
-        out[np.arange(len(self.item_amount)), self.item_eq] = 1.0
-        return out
+    def payer_inc(self) -> Sum:
+        """(C → F): contract → its payer."""
+        return Sum(self.payer, self.F)
+
+    @cached_property
+    def item_to_eq(self) -> Sum:
+        """(n_items → n_eq): equity tranche item → its equity contract."""
+        return Sum(self.item_eq, len(self.eq))
 
     def loan_rate(self, t: int) -> F64:
         """Annual rate of each loan in quarter ``t`` (fixed, or base + spread + shocks)."""
@@ -766,8 +770,8 @@ def compile_plan(book: DealBook, scenario: Scenario, quarters: int | None = None
         ln_maturity=ln_maturity, ln_maturity_full=ln_maturity_full, ln_linear_from=ln_linear_from, ln_loi_link=ln_loi_link,
         bk=bk, bk_covers=bk_covers, bk_threshold=bk_threshold, bk_cap=bk_cap,
         bk_start=bk_start, bk_end=bk_end, cond_metric=cond_metric, cond_firm=cond_firm,
-        cond_threshold=cond_threshold, gw_cond=gw_cond, gw_deployed=gw_deployed,
-        gw_bought=gw_bought, shock_demand=shock_demand, shock_non_loop=shock_non_loop,
+        cond_threshold=cond_threshold, gw_cond=Weighted.dense(gw_cond),
+        gw_deployed=Weighted.dense(gw_deployed), gw_bought=Weighted.dense(gw_bought), shock_demand=shock_demand, shock_non_loop=shock_non_loop,
         shock_credit=shock_credit, shock_equity=shock_equity, shock_rerent=shock_rerent,
         shock_lapse=shock_lapse, edges=edges, n_conditional=int(conditional.sum()),
     )
@@ -818,11 +822,9 @@ def _edges(F: int, payer: I64, payee: I64, cc: I64, cc_mix: list[dict[int, float
     group("bk", [(int(payer[i]), int(payee[i]), Leg.backstop, int(i), -1) for i in bk])
     group("penalty", [(int(payer[i]), int(payee[i]), Leg.penalty, int(i), -1) for i in cc])
     arr = np.array(rows, np.int64).reshape(-1, 5)
-    E = len(arr)
-    out_inc = np.zeros((E, F + 1))
-    in_inc = np.zeros((E, F + 1))
-    out_inc[np.arange(E), arr[:, 0]] = 1.0
-    in_inc[np.arange(E), arr[:, 1]] = 1.0
+    len(arr)
+    out_inc = Sum(arr[:, 0], F + 1)
+    in_inc = Sum(arr[:, 1], F + 1)
     return Edges(payer=arr[:, 0].copy(), payee=arr[:, 1].copy(), leg=arr[:, 2].copy(),
                  contract=arr[:, 3].copy(), twin_of=arr[:, 4].copy(), groups=groups,
                  out_inc=out_inc, in_inc=in_inc, capex_share=np.array(capex_share, float),

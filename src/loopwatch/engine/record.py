@@ -20,8 +20,15 @@ from loopwatch.engine.plan import Plan
 from loopwatch.engine.state import State
 from loopwatch.engine.step import Quarter
 
-__all__ = ["ALWAYS", "CONTRACT_VARIABLES", "FIRM_VARIABLES", "OPTIONAL", "PATH_VARIABLES",
-           "Recorder", "VARIABLES"]
+__all__ = [
+    "ALWAYS",
+    "CONTRACT_VARIABLES",
+    "FIRM_VARIABLES",
+    "OPTIONAL",
+    "PATH_VARIABLES",
+    "VARIABLES",
+    "Recorder",
+]
 
 F64 = NDArray[np.float64]
 Getter = Callable[[Plan, State, Quarter], NDArray[Any]]

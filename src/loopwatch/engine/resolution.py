@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import Market, Raised, waterfall
+from loopwatch.engine.incidence import Sum
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import LEG_MECHANISM, Kind, Leg, Plan
 from loopwatch.engine.state import State
@@ -59,7 +60,7 @@ B8 = NDArray[np.bool_]
 I64 = NDArray[np.int64]
 
 
-def clear(A: F64, payer: I64, in_inc: F64, estate: F64, claims: F64, default: B8, beta: float,
+def clear(A: F64, payer: I64, in_inc: Sum, estate: F64, claims: F64, default: B8, beta: float,
           *, tol: float = 1e-13, max_iter: int = 100_000) -> tuple[F64, F64]:
     """Greatest clearing vector (Rogers–Veraart) for a batch of paths, in edge form.
 
@@ -69,8 +70,8 @@ def clear(A: F64, payer: I64, in_inc: F64, estate: F64, claims: F64, default: B8
         Amount due on each edge (USD).
     payer : ndarray, shape (E,)
         Payer of each edge (``F`` = the world, which always pays).
-    in_inc : ndarray, shape (E, F)
-        Edge → payee incidence over firms.
+    in_inc : Sum
+        Edge → payee totals over the F firms (see :mod:`loopwatch.engine.incidence`).
     estate : ndarray, shape (S, F)
         Assets outside the network a defaulter can realise (USD).
     claims : ndarray, shape (S, F)
@@ -102,20 +103,22 @@ def clear(A: F64, payer: I64, in_inc: F64, estate: F64, claims: F64, default: B8
 
     >>> import numpy as np
     >>> A = np.array([[10.0, 10.0]]); payer = np.array([0, 1])
-    >>> inc = np.array([[0, 1, 0], [0, 0, 1]], float)
+    >>> from loopwatch.engine.incidence import Sum
+    >>> inc = Sum(np.array([1, 2]), 3)
     >>> r, inflow = clear(A, payer, inc, np.array([[6.0, 5.0, 0.0]]),
     ...                   np.array([[10.0, 10.0, 0.0]]), np.array([[True, True, False]]), 1.0)
     >>> r[0, :3].tolist(), inflow[0].tolist()
-    [[0.6, 1.0, 1.0], [0.0, 6.0, 10.0]]
+    ([0.6, 1.0, 1.0], [0.0, 6.0, 10.0])
     """
     S, F = estate.shape
     r = np.ones((S, F + 1))
     diff = 0.0
-    for it in range(max_iter):
+    for _it in range(max_iter):
         inflow = (A * r[:, payer]) @ in_inc
         solvent = estate + inflow >= claims
-        ratio = np.divide(estate + beta * inflow, claims, out=np.ones_like(estate),
-                          where=claims > 0)
+        with np.errstate(over="ignore"):
+            ratio = np.divide(estate + beta * inflow, claims, out=np.ones_like(estate),
+                              where=claims > 0)
         new = np.where(default & ~solvent, np.clip(ratio, 0.0, 1.0), 1.0)
         diff = float(np.abs(new - r[:, :F]).max()) if S else 0.0
         r[:, :F] = new
@@ -372,11 +375,8 @@ def settle_defaults(plan: Plan, st: State, t: int, D: B8, r: F64, inflow: F64,
         to_holder = resid[:, plan.payee[eq]] * share * of_d * st.alive[:, plan.payer[eq]]
         ok = np.nonzero(to_holder.any(axis=0))[0]
         if len(ok):
-            out_inc = np.zeros((len(eq), plan.F + 1))
-            out_inc[:, : plan.F] = tee_inc
-            in_inc = np.zeros((len(eq), plan.F + 1))
-            in_inc[:, : plan.F] = inv_inc
-            led.transfer(to_holder, out_inc, in_inc, Account.equity, Account.stakes)
+            led.transfer(to_holder, Sum(plan.payee[eq], plan.F + 1),
+                         Sum(plan.payer[eq], plan.F + 1), Account.equity, Account.stakes)
             st.stake_val = st.stake_val - to_holder
         resid = resid - to_holder @ tee_inc
     led.to_world(resid, Account.equity)

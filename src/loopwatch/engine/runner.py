@@ -25,7 +25,7 @@ from loopwatch.engine.record import (
 )
 from loopwatch.engine.state import State
 from loopwatch.engine.step import step
-from loopwatch.errors import ScenarioError, Problem
+from loopwatch.errors import Problem, ScenarioError
 from loopwatch.model import DealBook, Period, Scenario
 
 __all__ = ["DEFAULT_CHUNK", "SimulationResult", "simulate"]
@@ -223,7 +223,6 @@ def simulate(
     plan = _plan(book, scenario, quarters)
     root = seed_sequence(seed)
 
-    F = plan.F
     parts: dict[str, list[NDArray[Any]]] = {n: [] for n in (*names, *ALWAYS)}
     frames: list[pd.DataFrame] = []
     for lo in range(0, paths, size):

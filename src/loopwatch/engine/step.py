@@ -146,12 +146,12 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     led = st.ledger
     E = plan.edges
     g = E.groups
-    cr, eqm = plan.scenario.credit, plan.scenario.equity
+    cr, _eqm = plan.scenario.credit, plan.scenario.equity
     cash_start = led[Account.cash].copy()
     world_start = led.world_cash.copy()
     st.issued = np.zeros((P, F))
     alive = st.alive
-    stress = st.default_t.__ge__(0).astype(float) @ plan.core_weight  # (P,) share of core value down
+    stress = ((st.default_t >= 0) * plan.core_weight).sum(axis=1)  # (P,) share of core value down
 
     # 0. decisions
     _decide(plan, st, t, dr, ev)
@@ -236,7 +236,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     w_prin = w_sched + st.called * alive
     st.called = np.zeros((P, F))
     roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
-    loop_due_in = (A @ (E.in_inc[:, :F] * _commercial(plan)[:, None]))
+    loop_due_in = (A * _commercial(plan)) @ E.in_inc[:, :F]
     revenue_q = end + non_loop + rerent + loop_due_in
     mkt = _market(plan, st, t, stress, revenue_q)
     roll = w_sched * roll_share[:, None]
@@ -307,7 +307,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
 
     # 6. valuation
     dep = depreciate(plan, st, t)
-    got = paid @ (E.in_inc[:, :F] * _commercial(plan)[:, None])
+    got = (paid * _commercial(plan)) @ E.in_inc[:, :F]
     revenue = end + non_loop + rerent + got
     revalue(plan, st, t, revenue, demand, Dnew, dr.price[:, t])
     mark(plan, st, t)

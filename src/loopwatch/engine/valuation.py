@@ -93,7 +93,7 @@ def revalue(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
                          4.0 * np.log(np.maximum(demand, 1.0) / np.maximum(st.demand_prev, 1.0)), 0.0)
     has_demand = (demand > 0) & (st.demand_prev > 0)
     st.demand_prev = demand
-    hit = newly_defaulted.astype(float) @ plan.core_weight
+    hit = (newly_defaulted * plan.core_weight).sum(axis=1)
     s = st.sentiment
     s = s + eqm.sentiment_reversion * (1.0 - s)
     s = s + eqm.sentiment_growth * np.where(has_demand, g_dem - plan.expectation[t], 0.0) / 4.0
