@@ -196,6 +196,15 @@ def amplification(
     Returns
     -------
     Amplification
+
+    Examples
+    --------
+    >>> from loopwatch.io import load_deal_book, load_scenario
+    >>> a = amplification(load_deal_book("three-party-loop"), load_scenario("base"), paths=50)
+    >>> a.links, round(a.factor("loop_revenue"), 2)
+    (['nvda-openai-equity'], 1.0)
+    >>> a.factor("losses") > 1 > a.factor("outside_losses")  # the vendor bears what outsiders would
+    True
     """
     from loopwatch.engine import simulate
     from loopwatch.io import load_deal_book, load_scenario

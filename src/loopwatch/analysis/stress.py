@@ -247,6 +247,18 @@ def stress(
     Returns
     -------
     StressResult
+
+    Examples
+    --------
+    >>> from loopwatch.io import load_deal_book, load_scenario
+    >>> from loopwatch.model import Scenario
+    >>> weak = Scenario.model_validate({"name": "weak", "demand": {"default": {"multiplier": 0.3}}})
+    >>> res = stress(load_deal_book("three-party-loop"), ["base", weak], paths=50, seed=1)
+    >>> list(res.scenarios), res.scenarios["weak"].first_to_fail
+    (['base', 'weak'], 'openai')
+    >>> p = res.default_probabilities()
+    >>> bool(p.loc["openai", "weak"] > p.loc["openai", "base"])
+    True
     """
     from loopwatch.engine import simulate
     from loopwatch.io import bundled_scenarios, load_deal_book, load_scenario
