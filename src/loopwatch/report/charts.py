@@ -27,6 +27,13 @@ SOURCE_COLOURS = {"end_customers": "#2ca02c", "outside_equity": "#1f77b4", "outs
                   "non_loop": "#9467bd", "opening_cash": "#7f7f7f"}
 
 
+def _rgba(hex_colour: str, alpha: float) -> str:
+    """``"#1f77b4", 0.3`` → ``"rgba(31,119,180,0.3)"`` (Plotly 5 rejects 8-digit hex)."""
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
 def _layout(fig: Any, title: str, height: int = 480) -> Any:
     fig.update_layout(title=title, height=height, template="plotly_white",
                       margin={"l": 60, "r": 30, "t": 60, "b": 50}, font={"size": 12})
@@ -96,7 +103,7 @@ def origin_sankey(origin: Mapping[str, Mapping[str, float]], revenue: Mapping[st
     fig = go.Figure(go.Sankey(
         node={"label": labels, "pad": 14, "thickness": 16,
               "color": [SOURCE_COLOURS.get(s, "#999") for s in sources] + ["#444"] * len(firms)},
-        link={"source": src, "target": dst, "value": val, "color": [c + "88" for c in col]},
+        link={"source": src, "target": dst, "value": val, "color": [_rgba(c, 0.5) for c in col]},
         valueformat=",.1f", valuesuffix=" $B"))
     return _layout(fig, title, height=560)
 
@@ -117,9 +124,9 @@ def fan_chart(quantiles: pd.DataFrame, variable: str, firms: Sequence[str], *, s
             continue
         c = PALETTE[k % len(PALETTE)]
         x = list(d["period"])
-        for lo, hi, alpha in (("q05", "q95", "22"), ("q25", "q75", "44")):
+        for lo, hi, alpha in (("q05", "q95", 0.13), ("q25", "q75", 0.27)):
             fig.add_trace(go.Scatter(x=x + x[::-1], y=list(d[hi] / 1e9) + list(d[lo] / 1e9)[::-1],
-                                     fill="toself", fillcolor=c + alpha, line={"width": 0},
+                                     fill="toself", fillcolor=_rgba(c, alpha), line={"width": 0},
                                      hoverinfo="skip", showlegend=False, legendgroup=firm))
         fig.add_trace(go.Scatter(x=x, y=d["q50"] / 1e9, name=firm, line={"color": c, "width": 2},
                                  legendgroup=firm))

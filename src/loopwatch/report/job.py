@@ -203,7 +203,8 @@ def run_job(
     say("break-even", 0.0)
     t = time.perf_counter()
     be_name = break_even_scenario if break_even_scenario in scen else next(iter(scen))
-    be = an.break_even(book, scen[be_name], paths=paths, seed=seed, alpha=alpha, core=core)
+    be = an.break_even(book, scen[be_name], paths=paths, seed=seed, alpha=alpha, core=core,
+                      target_year=min(2030, book.horizon.year))
     timings["break-even"] = time.perf_counter() - t
 
     # 5. amplification ------------------------------------------------------------------------
