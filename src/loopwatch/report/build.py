@@ -119,7 +119,7 @@ def write_report(out: Path, *, book: DealBook, summary: dict[str, Any], quantile
     figs["defaults"] = charts.default_probability_chart(dp)
     curve = pd.DataFrame(be.trials, columns=["multiplier", "p_no_default"])
     curve["end_revenue"] = curve["multiplier"] * (be.end_revenue / be.multiplier if be.multiplier else 0.0)
-    refs = [{"label": f"{r.author}: {r.figure}", "value": r.value} for r, _ in be.references()]
+    refs = [{"label": r.author.split("(")[0].strip()[:28], "value": r.value} for r, _ in be.references()]
     figs["break_even"] = charts.break_even_chart(curve, alpha=be.alpha, multiplier=be.multiplier, references=refs)
     figs["amplification"] = charts.amplification_chart({k: v for k, v in summary["amplification"].get("factors", {}).items() if v is not None})
 

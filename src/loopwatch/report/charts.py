@@ -126,7 +126,7 @@ def fan_chart(quantiles: pd.DataFrame, variable: str, firms: Sequence[str], *, s
         x = list(d["period"])
         for lo, hi, alpha in (("q05", "q95", 0.13), ("q25", "q75", 0.27)):
             fig.add_trace(go.Scatter(x=x + x[::-1], y=list(d[hi] / 1e9) + list(d[lo] / 1e9)[::-1],
-                                     fill="toself", fillcolor=_rgba(c, alpha), line={"width": 0},
+                                     fill="toself", fillcolor=_rgba(c, alpha), line={"width": 0}, mode="lines",
                                      hoverinfo="skip", showlegend=False, legendgroup=firm))
         fig.add_trace(go.Scatter(x=x, y=d["q50"] / 1e9, name=firm, line={"color": c, "width": 2},
                                  legendgroup=firm))
@@ -178,8 +178,8 @@ def break_even_chart(curve: pd.DataFrame, *, alpha: float, multiplier: float | N
     fig.add_hline(y=1 - alpha, line_dash="dash", annotation_text=f"1 − α = {1 - alpha:.2f}")
     for ref in references:
         fig.add_vline(x=float(ref["value"]) / 1e9, line_dash="dot", line_color="#888",
-                      annotation_text=str(ref["label"]), annotation_textangle=-90)
-    fig.update_xaxes(title="end-customer AI revenue in the target year (USD billions)")
+                      annotation_text=str(ref["label"]), annotation_position="bottom right")
+    fig.update_xaxes(title="end-customer AI revenue in the target year (USD billions, log scale)", type="log")
     fig.update_yaxes(title="probability", range=[0, 1.02])
     return _layout(fig, title)
 
