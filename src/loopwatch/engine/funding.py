@@ -141,11 +141,11 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
 
     if fac.any():
         led.from_world(fac, Account.debt)
-        _add_world_debt(st, fac, mkt.facility_rate)
+        add_world_debt(st, fac, mkt.facility_rate)
         st.facility = st.facility - fac
     if new.any():
         led.from_world(new, Account.debt)
-        _add_world_debt(st, new, mkt.new_rate)
+        add_world_debt(st, new, mkt.new_rate)
         st.loi_debt = st.loi_debt + new * mkt.loi_share
     if eq.any():
         led.from_world(eq, Account.equity)
@@ -193,8 +193,13 @@ def exercise_warrants(plan: Plan, st: State, frac: F64) -> F64:
     return sale_cash - strike_cash
 
 
-def _add_world_debt(st: State, amount: F64, rate: F64) -> None:
+def add_world_debt(st: State, amount: F64, rate: F64) -> None:
+    """Add new world debt at ``rate``; the firm's rate becomes the balance-weighted average.
+
+    Only where ``amount`` > 0: dividing by the same total is not exact in floating
+    point, and a path's numbers must not depend on what other paths do.
+    """
     total = st.world_debt + amount
     st.world_rate = np.divide(st.world_debt * st.world_rate + amount * rate, total,
-                              out=st.world_rate.copy(), where=total > 0)
+                              out=st.world_rate.copy(), where=(amount > 0) & (total > 0))
     st.world_debt = total

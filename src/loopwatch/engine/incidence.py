@@ -57,6 +57,7 @@ class Sum:
         self.starts = np.flatnonzero(np.r_[True, st[1:] != st[:-1]]) if m else np.zeros(0, np.int64)
         self.targets = st[self.starts] if m else np.zeros(0, np.int64)
         self.identity = self.k == self.n and bool(np.array_equal(target, np.arange(self.n)))
+        self._cache: dict[tuple[int | None, int | None, int | None, int], Sum] = {}
 
     def __call__(self, A: F64) -> F64:
         """Totals (P, n) of ``A`` (P, k)."""
@@ -75,7 +76,11 @@ class Sum:
         """Restrict to some columns (``s[rows]``) and/or the first targets (``s[:, :n]``)."""
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))
         n = len(range(*cols.indices(self.n)))
-        return Sum(self.target[rows], n)
+        tag = (rows.start, rows.stop, rows.step, n)
+        hit = self._cache.get(tag)
+        if hit is None:
+            hit = self._cache[tag] = Sum(self.target[rows], n)
+        return hit
 
 
 class Weighted:

@@ -133,6 +133,26 @@ class Edges:
     def n(self) -> int:
         return len(self.payer)
 
+    @cached_property
+    def commercial(self) -> F64:
+        """1.0 for edges that are operating revenue to their payee (contracts, capex, backstops)."""
+        return np.isin(self.leg, (Leg.payment, Leg.capex, Leg.backstop, Leg.penalty)).astype(float)
+
+    @cached_property
+    def forward(self) -> B8:
+        """Edges paid in the contract's direction (payer → payee)."""
+        return np.isin(self.leg, (Leg.payment, Leg.tranche, Leg.draw, Leg.backstop, Leg.penalty))
+
+    @cached_property
+    def reverse(self) -> B8:
+        """Edges paid back to the contract's payer (loan service)."""
+        return np.isin(self.leg, (Leg.interest, Leg.principal, Leg.accelerated))
+
+    @cached_property
+    def committed(self) -> B8:
+        """Committed contract payments (Minsky's carrying commitments besides interest)."""
+        return np.isin(self.leg, (Leg.payment, Leg.tranche, Leg.backstop))
+
 
 @dataclass
 class Plan:
@@ -274,6 +294,17 @@ class Plan:
     def item_to_eq(self) -> Sum:
         """(n_items → n_eq): equity tranche item → its equity contract."""
         return Sum(self.item_eq, len(self.eq))
+
+    @cached_property
+    def capex_edges(self) -> B8:
+        """Edges that buy compute assets: build-out orders and chip purchases."""
+        E = self.edges
+        return (E.leg == Leg.capex) | ((E.leg == Leg.payment) & np.isin(E.contract, self.cp))
+
+    @cached_property
+    def commercial_kind(self) -> B8:
+        """(C,) compute commitments and chip purchases: receivables lenders lend against."""
+        return np.isin(self.kind, (Kind.compute, Kind.chips))
 
     def loan_rate(self, t: int) -> F64:
         """Annual rate of each loan in quarter ``t`` (fixed, or base + spread + shocks)."""

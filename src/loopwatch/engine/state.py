@@ -75,7 +75,8 @@ class State:
         self.dem_x = np.zeros((P, D))  # growth deviation from the expected path (annual)
         self.dem_level = ones * plan.dev_level  # annual USD
         self.dem_mult = demand_multiplier.reshape(P, 1) * plan.dev_multiplier
-        self.demand_prev = (self.dem_level * self.dem_mult * np.exp(-plan.dev_mu[0] / 4.0)).sum(axis=1)
+        self.demand_prev = ones[:, 0] * (plan.dev_level * plan.dev_multiplier
+                                         * np.exp(-plan.dev_mu[0] / 4.0)).sum()
         self.sentiment = np.ones(P)
         self.sent_eff = np.ones((P, F))  # sentiment × equity shocks, per firm
         self.eta = np.zeros((P, F))

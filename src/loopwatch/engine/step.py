@@ -32,7 +32,14 @@ from numpy.typing import NDArray
 
 from loopwatch.engine.draws import Draws
 from loopwatch.engine.events import EventLog
-from loopwatch.engine.funding import SOURCES, Market, Raised, exercise_warrants, waterfall
+from loopwatch.engine.funding import (
+    SOURCES,
+    Market,
+    Raised,
+    add_world_debt,
+    exercise_warrants,
+    waterfall,
+)
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Plan
 from loopwatch.engine.resolution import (
@@ -122,8 +129,7 @@ def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Marke
     cr = plan.scenario.credit
     led = st.ledger
     scale = np.maximum(1.0 - cr.stress_response * stress, 0.0)[:, None]
-    commercial = np.isin(plan.kind, (0, 1))  # compute commitments and chip purchases
-    recv = ((st.live & commercial) * plan.remaining[:, t]) @ plan.payee_inc
+    recv = ((st.live & plan.commercial_kind) * plan.remaining[:, t]) @ plan.payee_inc
     loi = (st.open * (plan.remaining[:, t] + plan.sched[:, t])) @ plan.payee_inc
     parts_loi = cr.advance_loi * loi
     coll = scale * (cr.advance_compute * led[Account.compute] + cr.advance_receivables * recv
@@ -172,8 +178,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             room = np.clip(1.0 - st.dem_level / plan.dev_saturation, 0.0, 1.0)
             growth = np.where(growth > 0, growth * room, growth)
             st.dem_level = st.dem_level * np.exp(growth / 4.0)
-        latent = st.dem_level * st.dem_mult * plan.shock_demand[t, plan.dev_firm]  # annual
-        demand = latent.sum(axis=1)
+        path = st.dem_level * plan.dev_multiplier * plan.shock_demand[t, plan.dev_firm]  # annual
+        # sentiment reads the growth of the scenario's demand path, which a run's
+        # ``demand_multiplier`` does not change (it scales levels, not growth)
+        demand = path.sum(axis=1)
+        latent = st.dem_level * st.dem_mult * plan.shock_demand[t, plan.dev_firm]
         end[:, plan.dev_firm] = latent / 4.0 * alive[:, plan.dev_firm]
     ai = plan.ai_share
     non_loop = plan.non_loop_q[t] * ((1.0 - ai) + ai * st.sent_eff * plan.shock_non_loop[t]) * alive
@@ -236,17 +245,14 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     w_prin = w_sched + st.called * alive
     st.called = np.zeros((P, F))
     roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
-    loop_due_in = (A * _commercial(plan)) @ E.in_inc[:, :F]
+    loop_due_in = (A * E.commercial) @ E.in_inc[:, :F]
     revenue_q = end + non_loop + rerent + loop_due_in
     mkt = _market(plan, st, t, stress, revenue_q)
     roll = w_sched * roll_share[:, None]
     raised = Raised.zeros(P, F)
     if roll.any():
         led.from_world(roll, Account.debt)
-        total = st.world_debt + roll
-        st.world_rate = np.divide(st.world_debt * st.world_rate + roll * mkt.new_rate, total,
-                                  out=st.world_rate.copy(), where=total > 0)
-        st.world_debt = total
+        add_world_debt(st, roll, mkt.new_rate)
         raised.debt += roll
     opex = (plan.opex_fixed_q[t] + plan.opex_ratio * revenue_q) * alive
 
@@ -307,7 +313,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
 
     # 6. valuation
     dep = depreciate(plan, st, t)
-    got = (paid * _commercial(plan)) @ E.in_inc[:, :F]
+    got = (paid * E.commercial) @ E.in_inc[:, :F]
     revenue = end + non_loop + rerent + got
     revalue(plan, st, t, revenue, demand, Dnew, dr.price[:, t])
     mark(plan, st, t)
@@ -331,16 +337,16 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     pd_ = np.zeros((P, C))
     due_r = np.zeros((P, C))
     pd_r = np.zeros((P, C))
-    fwd = np.isin(E.leg, (0, 2, 3, 6, 7))  # payment, tranche, draw, backstop, penalty
+    fwd = E.forward
     cols = E.contract
     np.add.at(due.T, cols[fwd], A[:, fwd].T)
     np.add.at(pd_.T, cols[fwd], paid[:, fwd].T)
-    rev = np.isin(E.leg, (4, 5, 8))
+    rev = E.reverse
     np.add.at(due_r.T, cols[rev], A[:, rev].T)
     np.add.at(pd_r.T, cols[rev], paid[:, rev].T)
-    capex_legs = np.isin(E.leg, (1,)) | ((E.leg == 0) & np.isin(cols, plan.cp))
+    capex_legs = plan.capex_edges
     capex = (paid * capex_legs) @ E.out_inc[:, :F]
-    committed = np.isin(E.leg, (0, 2, 6))
+    committed = E.committed
     to_firm = E.payee < F
     if len(plan.ln):
         interest_due = A[:, g["interest"]] + A[:, g["interest_twin"]]
@@ -359,11 +365,6 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         world_cash_change=led.world_cash - world_start,
         cash_change=led[Account.cash] - cash_start,
     )
-
-
-def _commercial(plan: Plan) -> F64:
-    """1 for edges that are operating revenue to their payee (contracts, capex orders, backstops)."""
-    return np.isin(plan.edges.leg, (0, 1, 6, 7)).astype(float)
 
 
 def _rerent_cc(plan: Plan, st: State, t: int) -> F64:
