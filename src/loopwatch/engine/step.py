@@ -222,6 +222,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
                      & live[:, plan.item_contract])
         A[:, g["eq"]] = (items_due * plan.item_amount) @ plan.item_to_eq
     prin_sched = np.zeros((P, len(plan.ln)))
+    maturing = prin_sched
     if len(plan.ln):
         ln = plan.ln
         A[:, g["draw"]] = plan.sched[ln, t] * live[:, ln]
@@ -230,8 +231,10 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         mat = plan.ln_maturity
         linear = (t >= plan.ln_linear_from) & (t < plan.ln_maturity_full)
         instal = st.loan_out / np.maximum(plan.ln_maturity_full - t + 1, 1)
-        prin = np.where(t == mat, st.loan_out, np.where(linear, instal, 0.0))
-        prin = np.where(st.loan_accel, st.loan_out, prin) * owing
+        prin = np.where(t == mat, st.loan_out, np.where(linear, instal, 0.0)) * owing
+        maturing = prin  # refinanced in the market like world debt (not when called)
+        prin = np.where(st.loan_accel, st.loan_out * owing, prin)
+        maturing = np.where(st.loan_accel, 0.0, maturing)
         st.loan_accel &= False
         prin_sched = prin
         sold = st.loan_sold
@@ -248,7 +251,10 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     loop_due_in = (A * E.commercial) @ E.in_inc[:, :F]
     revenue_q = end + non_loop + rerent + loop_due_in
     mkt = _market(plan, st, t, stress, revenue_q)
-    roll = w_sched * roll_share[:, None]
+    # maturing debt is refinanced by outside lenders: a share of the world ladder and
+    # of book loans' scheduled principal (the book lender is repaid in full)
+    roll = (w_sched + maturing @ plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])) \
+        * roll_share[:, None]
     raised = Raised.zeros(P, F)
     if roll.any():
         led.from_world(roll, Account.debt)
