@@ -106,7 +106,7 @@ def test_edge_clearing_matches_the_contagion_library(net: tuple[np.ndarray, np.n
     L, e, beta = net
     n = len(e)
     i, j = np.nonzero(L)
-    A = L[i, j][None, :]
-    r, _ = clear(A, i, j, e[None, :], L.sum(axis=1)[None, :], np.ones((1, n), bool), beta)
+    A = L[i, j][:, None]  # edges × one path
+    r, _ = clear(A, i, j, e[:, None], L.sum(axis=1)[:, None], np.ones((n, 1), bool), beta)
     ref = rogers_veraart(L, e, alpha=1.0, beta=beta)
-    np.testing.assert_allclose(r[0, :n] * L.sum(axis=1), ref.payments, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(r[:n, 0] * L.sum(axis=1), ref.payments, rtol=1e-9, atol=1e-9)

@@ -37,11 +37,11 @@ class Draws:
 
     Attributes
     ----------
-    demand : ndarray, shape (P, Q, 1 + D)
-        Column 0 is the common demand factor, then one idiosyncratic shock per developer.
-    price : ndarray, shape (P, Q, F)
-        Idiosyncratic market-value shocks (used for firms with shares).
-    convert : ndarray, shape (P, C)
+    demand : ndarray, shape (Q, 1 + D, P)
+        Row 0 is the common demand factor, then one idiosyncratic shock per developer.
+    price : ndarray, shape (Q, F, P)
+        Idiosyncratic market-value shocks (drawn for firms with listed shares, 0 otherwise).
+    convert : ndarray, shape (C, P)
         Uniforms deciding the conversion of conditional contracts.
     """
 
@@ -77,19 +77,23 @@ def draw(plan: Plan, root: np.random.SeedSequence, lo: int, hi: int, *,
     >>> root = np.random.SeedSequence(7)
     >>> a = draw(plan, root, 0, 100, deterministic=False).demand
     >>> b = draw(plan, root, 60, 70, deterministic=False).demand
-    >>> bool(np.array_equal(a[60:70], b))
+    >>> bool(np.array_equal(a[..., 60:70], b))
     True
     """
     P, Q, F, C = hi - lo, plan.Q, plan.F, plan.C
     D = len(plan.dev_firm)
     if deterministic:
-        return Draws(np.zeros((P, Q, 1 + D)), np.zeros((P, Q, F)), np.full((P, C), 0.5))
+        return Draws(np.zeros((Q, 1 + D, P)), np.zeros((Q, F, P)), np.full((C, P), 0.5))
+    listed = np.flatnonzero(plan.has_shares)
     b0, b1 = lo // BLOCK, (hi - 1) // BLOCK + 1
     dem, pri, con = [], [], []
     for b in range(b0, b1):
         gen = np.random.Generator(np.random.PCG64(_child(root, b)))
-        dem.append(gen.standard_normal((BLOCK, Q, 1 + D)))
-        pri.append(gen.standard_normal((BLOCK, Q, F)))
-        con.append(gen.random((BLOCK, C)))
+        dem.append(gen.standard_normal((Q, 1 + D, BLOCK)))
+        pri.append(gen.standard_normal((Q, len(listed), BLOCK)))
+        con.append(gen.random((C, BLOCK)))
     cut = slice(lo - b0 * BLOCK, hi - b0 * BLOCK)
-    return Draws(np.concatenate(dem)[cut], np.concatenate(pri)[cut], np.concatenate(con)[cut])
+    price = np.zeros((Q, F, P))
+    price[:, listed] = np.concatenate(pri, axis=2)[:, :, cut]
+    return Draws(np.ascontiguousarray(np.concatenate(dem, axis=2)[:, :, cut]), price,
+                 np.ascontiguousarray(np.concatenate(con, axis=1)[:, cut]))

@@ -46,14 +46,13 @@ class EventLog:
     --------
     >>> import numpy as np
     >>> log = EventLog()
-    >>> log.add(3, "default", np.array([[0.0, 5.0]]), firm=np.array([0, 1]))
+    >>> log.add(3, "default", np.array([[0.0], [5.0]]), firm=np.array([0, 1]))
     >>> log.frame(["2025Q1"] * 4, ["a", "b"], offset=10)[["path", "period", "firm", "event"]].values.tolist()
     [[10, '2025Q1', 'b', 'default']]
     """
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self._parts: list[tuple[NDArray[np.int64], ...] | tuple[NDArray[np.float64]]] = []
         self._rows: list[dict[str, NDArray[np.generic]]] = []
 
     def add(self, t: int, event: str, amount: NDArray[np.float64], *, firm: NDArray[np.int64],
@@ -66,24 +65,24 @@ class EventLog:
         ----------
         t : int
             Quarter index.
-        amount : ndarray, shape (P, k)
+        amount : ndarray, shape (k, P)
         firm, counterparty : ndarray, shape (k,)
-            Firm index of each column (counterparty: ``F`` = world, -1 = none).
-        round_ : ndarray, shape (P, k), optional
+            Firm index of each row (counterparty: ``F`` = world, -1 = none).
+        round_ : ndarray, shape (k, P), optional
         """
         if not self.enabled:
             return
         hit = (amount != 0) if mask is None else mask
         if not hit.any():
             return
-        p, k = np.nonzero(hit)
+        k, p = np.nonzero(hit)
         self._rows.append({
             "path": p.astype(np.int64), "period": np.full(len(p), t, np.int64),
-            "firm": firm[k], "event": np.full(len(p), _CODE[event], np.int64),
-            "amount": amount[p, k].astype(float),
+            "firm": np.asarray(firm)[k], "event": np.full(len(p), _CODE[event], np.int64),
+            "amount": amount[k, p].astype(float),
             "counterparty": (np.full(len(k), -1, np.int64) if counterparty is None
-                             else counterparty[k]),
-            "round": np.zeros(len(p), np.int64) if round_ is None else round_[p, k],
+                             else np.asarray(counterparty)[k]),
+            "round": np.zeros(len(p), np.int64) if round_ is None else round_[k, p],
         })
 
     def frame(self, periods: list[str], firms: list[str], offset: int = 0) -> pd.DataFrame:

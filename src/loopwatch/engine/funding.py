@@ -50,9 +50,9 @@ SOURCES = ("facility", "debt", "equity", "warrant", "stake_sale")
 
 @dataclass
 class Market:
-    """Credit and equity conditions of one quarter, per path and firm.
+    """Credit and equity conditions of one quarter, per firm and path.
 
-    ``collateral`` (P, F) is lendable value after advance rates, ``loi_share``
+    ``collateral`` (F, P) is lendable value after advance rates, ``loi_share``
     the part of it that stands on open conditional deals, ``debt_cap`` the
     revenue cap on total debt, ``new_rate`` / ``facility_rate`` annual rates.
     """
@@ -66,7 +66,7 @@ class Market:
 
 @dataclass
 class Raised:
-    """Money raised this quarter by source, USD (P, F) each."""
+    """Money raised this quarter by source, USD (F, P) each."""
 
     facility: F64
     debt: F64
@@ -75,8 +75,8 @@ class Raised:
     stake_sale: F64
 
     @classmethod
-    def zeros(cls, P: int, F: int) -> Raised:
-        return cls(*(np.zeros((P, F)) for _ in SOURCES))
+    def zeros(cls, F: int, P: int) -> Raised:
+        return cls(*(np.zeros((F, P)) for _ in SOURCES))
 
     def add(self, other: Raised) -> None:
         for name in SOURCES:
@@ -89,19 +89,20 @@ class Raised:
 
 def _holder_inc(plan: Plan) -> tuple[Sum, Sum]:
     """Warrant tranche → holder and → issuer totals over the F + 1 accounts."""
-    w = plan.wr[plan.wt_warrant]
-    return Sum(plan.payee[w], plan.F + 1), Sum(plan.payer[w], plan.F + 1)
+    k = plan.wt_warrant
+    return (plan.incidence(k, plan.payee[plan.wr], world=True),
+            plan.incidence(k, plan.payer[plan.wr], world=True))
 
 
 def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Raised:
-    """Raise up to ``need`` (P, F) for firms that can cover ``deficit`` (P, F); post it.
+    """Raise up to ``need`` (F, P) for firms that can cover ``deficit`` (F, P); post it.
 
     Parameters
     ----------
     plan, st : Plan, State
-    need : ndarray, shape (P, F)
+    need : ndarray, shape (F, P)
         Money wanted (to reach the buffer), USD ≥ 0.
-    deficit : ndarray, shape (P, F)
+    deficit : ndarray, shape (F, P)
         Money needed to end the quarter with cash ≥ 0, USD ≥ 0 (≤ need).
     mkt : Market
 
@@ -114,19 +115,17 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
     P, F = st.P, plan.F
     want = need > 0
     if not want.any():
-        return Raised.zeros(P, F)
+        return Raised.zeros(F, P)
     debt = led[Account.debt]
     cap_fac = st.facility
     cap_debt = np.maximum(np.minimum(mkt.collateral, mkt.debt_cap) - debt - cap_fac, 0.0)
-    cap_eq = np.maximum(eqm.issuance_appetite * st.mv - st.issued, 0.0) * (st.mv > 0)
-    wt_holder, _wt_issuer = _holder_inc(plan)
-    issuer_alive = st.alive[:, plan.payer[plan.wr[plan.wt_warrant]]] if len(plan.wt_shares) else \
-        np.zeros((P, 0), bool)
-    wt_val = st.wt_val * issuer_alive
-    cap_wt = (wt_val @ wt_holder)[:, :F]
+    cap_eq = np.maximum(eqm.issuance_appetite * st.mv - st.issued, 0.0)
+    wt_holder, _ = _holder_inc(plan)
+    wt_val = st.wt_val * st.alive[plan.payer[plan.wr[plan.wt_warrant]]]
+    cap_wt = (wt_holder @ wt_val)[:F]
     eq_holder = plan.incidence(np.arange(len(plan.eq)), plan.payer[plan.eq])
-    stake_live = st.stake_val * st.alive[:, plan.payee[plan.eq]]
-    cap_stake = (1.0 - eqm.stake_haircut) * (stake_live @ eq_holder)
+    stake_live = st.stake_val * st.alive[plan.payee[plan.eq]]
+    cap_stake = (1.0 - eqm.stake_haircut) * (eq_holder @ stake_live)
     caps = [cap_fac, cap_debt, cap_eq, cap_wt, cap_stake]
     total = cap_fac + cap_debt + cap_eq + cap_wt + cap_stake
     feasible = want & st.alive & (total >= deficit * (1.0 + 1e-12))
@@ -154,40 +153,40 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
         st.issued = st.issued + eq
     if wt.any():
         phi = np.divide(wt, cap_wt, out=np.zeros_like(wt), where=cap_wt > 0)
-        frac = phi[:, plan.payee[plan.wr[plan.wt_warrant]]] * (wt_val > 0)
+        frac = phi[plan.payee[plan.wr[plan.wt_warrant]]] * (wt_val > 0)
         exercise_warrants(plan, st, frac)
     if stake.any():
         psi = np.divide(stake, cap_stake, out=np.zeros_like(stake), where=cap_stake > 0)
-        frac = psi[:, plan.payer[plan.eq]] * (stake_live > 0)
+        frac = psi[plan.payer[plan.eq]] * (stake_live > 0)
         sold = frac * st.stake_val
         proceeds = (1.0 - eqm.stake_haircut) * sold
-        led.from_world(proceeds @ eq_holder, Account.stakes)
-        led.post((sold - proceeds) @ eq_holder, Account.equity, Account.stakes)
+        led.from_world(eq_holder @ proceeds, Account.stakes)
+        led.post(eq_holder @ (sold - proceeds), Account.equity, Account.stakes)
         st.stake_units = st.stake_units * (1.0 - frac)
         st.stake_val = st.stake_val - sold
     return out
 
 
 def exercise_warrants(plan: Plan, st: State, frac: F64) -> F64:
-    """Exercise ``frac`` (P, n_wt) of each vested warrant tranche and sell the shares.
+    """Exercise ``frac`` (n_wt, P) of each vested warrant tranche and sell the shares.
 
     The holder pays the strike to the issuer (whose share count grows) and
     sells the new shares to outside investors at the current price; both
     sides' warrant accounts are closed at the carrying value. Returns the
-    holder's net proceeds per tranche (P, n_wt), USD.
+    holder's net proceeds per tranche (n_wt, P), USD.
     """
     led = st.ledger
     F = plan.F
     wt_holder, wt_issuer = _holder_inc(plan)
     shares = frac * st.wt_left * st.wt_vested
     w = plan.wr[plan.wt_warrant]
-    strike_cash = shares * plan.wr_strike[plan.wt_warrant]
-    sale_cash = shares * st.price[:, plan.payer[w]]
+    strike_cash = shares * plan.wr_strike[plan.wt_warrant][:, None]
+    sale_cash = shares * st.price[plan.payer[w]]
     value = frac * st.wt_val
     led.transfer(strike_cash, wt_holder, wt_issuer, Account.warrants, Account.equity)
-    led.from_world((sale_cash @ wt_holder)[:, :F], Account.warrants)
-    led.post((value @ wt_issuer)[:, :F], Account.warrant_liability, Account.equity)
-    st.units = st.units + (shares @ wt_issuer)[:, :F]
+    led.from_world((wt_holder @ sale_cash)[:F], Account.warrants)
+    led.post((wt_issuer @ value)[:F], Account.warrant_liability, Account.equity)
+    st.units = st.units + (wt_issuer @ shares)[:F]
     st.wt_left = st.wt_left - shares
     st.wt_val = st.wt_val - value
     return sale_cash - strike_cash

@@ -1,27 +1,30 @@
-"""Sums of columns into groups, bit-for-bit the same whatever the number of rows.
+"""Group sums of rows, bit-for-bit the same whatever the number of paths.
 
-A matrix product ``A @ M`` with a 0/1 incidence matrix ``M`` is the natural
-way to total edge amounts per firm, but BLAS picks different kernels (and
-summation orders) for different row counts, so the totals of a path would
-depend on how many paths share its chunk. :class:`Sum` instead sorts the
-columns by target once and adds each group left to right with
-:func:`numpy.add.reduceat`, which fixes the order per row: a run is
-identical whatever its chunking.
+The engine keeps its arrays **entity-major**: ``(firm, path)``, ``(edge,
+path)``, ``(contract, path)``, so that every per-entity vector is a
+contiguous row and every reduction over entities adds whole rows. Totalling
+edge amounts per firm is then a sparse matrix product ``S @ A`` with ``S`` a
+0/1 (or weighted) CSR matrix of shape ``(n, k)``: SciPy adds, for each
+target, the rows of its entries in index order, so the result of a path does
+not depend on how many paths share its chunk (a dense BLAS product picks
+kernels, and summation orders, by size). It is also fast: one pass over the
+nonzeros, each a vectorised row operation.
 
 Examples
 --------
 >>> import numpy as np
 >>> s = Sum(np.array([2, 0, 2]), 3)
->>> s(np.array([[1.0, 2.0, 3.0]])).tolist()
-[[2.0, 0.0, 4.0]]
->>> w = Weighted(np.array([0, 1]), np.array([1, 1]), np.array([0.5, 2.0]), 2)
->>> w(np.array([[4.0, 1.0]])).tolist()
-[[0.0, 4.0]]
+>>> (s @ np.array([[1.0], [2.0], [3.0]])).ravel().tolist()
+[2.0, 0.0, 4.0]
+>>> w = Weighted(np.array([0, 1]), np.array([1, 1]), np.array([0.5, 2.0]), n=2, k=2)
+>>> (w @ np.array([[4.0], [1.0]])).ravel().tolist()
+[0.0, 4.0]
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 __all__ = ["Sum", "Weighted"]
@@ -31,49 +34,38 @@ I64 = NDArray[np.int64]
 
 
 class Sum:
-    """Total the columns of a ``(P, k)`` array into ``n`` targets: column ``j`` adds to ``target[j]``.
-
-    ``A @ s`` is ``s(A)``, so a :class:`Sum` stands in for a dense incidence
-    matrix in matrix products.
+    """Total the rows of a ``(k, P)`` array into ``n`` targets: row ``j`` adds to ``target[j]``.
 
     Parameters
     ----------
     target : ndarray of int, shape (k,)
-        Target of each column; columns with a target outside ``[0, n)`` are ignored.
+        Target of each row; rows with a target outside ``[0, n)`` are ignored.
     n : int
         Number of targets.
+    weight : ndarray, shape (k,), optional
+        Multiplier of each row (default 1).
     """
 
-    __array_ufunc__ = None  # make ``ndarray @ Sum`` defer to :meth:`__rmatmul__`
-
-    def __init__(self, target: I64, n: int) -> None:
+    def __init__(self, target: I64, n: int, weight: F64 | None = None) -> None:
         target = np.asarray(target, np.int64)
-        self.target = target
-        self.k, self.n = len(target), int(n)
+        self.target, self.k, self.n = target, len(target), int(n)
         keep = np.flatnonzero((target >= 0) & (target < n))
-        self.order = keep[np.argsort(target[keep], kind="stable")]
-        st = target[self.order]
-        m = len(st)
-        self.starts = np.flatnonzero(np.r_[True, st[1:] != st[:-1]]) if m else np.zeros(0, np.int64)
-        self.targets = st[self.starts] if m else np.zeros(0, np.int64)
-        self.identity = self.k == self.n and bool(np.array_equal(target, np.arange(self.n)))
+        w = np.ones(len(keep)) if weight is None else np.asarray(weight, float)[keep]
+        self.matrix = sp.csr_matrix((w, (target[keep], keep)), shape=(self.n, self.k))
+        self.matrix.sort_indices()
         self._cache: dict[tuple[int | None, int | None, int | None, int], Sum] = {}
 
-    def __call__(self, A: F64) -> F64:
-        """Totals (P, n) of ``A`` (P, k)."""
-        P = A.shape[0]
-        if self.identity:
-            return np.array(A, float)
-        out = np.zeros((P, self.n))
-        if len(self.order):
-            out[:, self.targets] = np.add.reduceat(A[:, self.order], self.starts, axis=1)
+    def __matmul__(self, A: F64) -> F64:
+        """Totals (n, P) of ``A`` (k, P)."""
+        if self.k == 0:
+            return np.zeros((self.n,) + A.shape[1:])
+        out: F64 = self.matrix @ np.ascontiguousarray(A)
         return out
 
-    def __rmatmul__(self, A: F64) -> F64:
-        return self(np.asarray(A, float))
+    __call__ = __matmul__
 
     def __getitem__(self, key: slice | tuple[slice, slice]) -> Sum:
-        """Restrict to some columns (``s[rows]``) and/or the first targets (``s[:, :n]``)."""
+        """Restrict to some rows (``s[rows]``) and/or the first targets (``s[rows, :n]``)."""
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))
         n = len(range(*cols.indices(self.n)))
         tag = (rows.start, rows.stop, rows.step, n)
@@ -83,28 +75,18 @@ class Sum:
         return hit
 
 
-class Weighted:
-    """``out[:, col[m]] += A[:, row[m]] * weight[m]`` for every entry ``m``, in a fixed order.
+class Weighted(Sum):
+    """``out[col[m]] += weight[m] × A[row[m]]`` for every entry ``m``: a sparse ``(n, k)`` map."""
 
-    A sparse ``(k, n)`` matrix applied from the right, chunk-invariant.
-    """
-
-    __array_ufunc__ = None
-
-    def __init__(self, row: I64, col: I64, weight: F64, n: int) -> None:
-        keep = np.asarray(weight) != 0
-        self.row = np.asarray(row, np.int64)[keep]
-        self.weight = np.asarray(weight, float)[keep]
-        self.sum = Sum(np.asarray(col, np.int64)[keep], n)
+    def __init__(self, row: I64, col: I64, weight: F64, n: int, k: int) -> None:
+        row, col = np.asarray(row, np.int64), np.asarray(col, np.int64)
+        self.target, self.k, self.n = col, int(k), int(n)
+        self.matrix = sp.csr_matrix((np.asarray(weight, float), (col, row)), shape=(self.n, self.k))
+        self.matrix.sort_indices()
+        self._cache = {}
 
     @classmethod
     def dense(cls, M: F64) -> Weighted:
-        """From a dense ``(k, n)`` matrix."""
+        """From a dense ``(k, n)`` matrix ``M`` (row ``j`` of the input adds ``M[j]``)."""
         r, c = np.nonzero(M)
-        return cls(r, c, M[r, c], M.shape[1])
-
-    def __call__(self, A: F64) -> F64:
-        return self.sum(A[:, self.row] * self.weight)
-
-    def __rmatmul__(self, A: F64) -> F64:
-        return self(np.asarray(A, float))
+        return cls(r, c, M[r, c], M.shape[1], M.shape[0])

@@ -1,4 +1,4 @@
-"""The ledger: every firm's balance sheet as ``(path, firm)`` arrays, changed only by postings.
+"""The ledger: every firm's balance sheet as ``(firm, path)`` arrays, changed only by postings.
 
 Each firm keeps double-entry books with six asset accounts (cash, compute
 assets, other assets, loans it has made, equity stakes, warrants it holds),
@@ -29,11 +29,11 @@ W. Godley and M. Lavoie, *Monetary Economics*, Palgrave Macmillan, 2007
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine.incidence import Sum
 from loopwatch.errors import AccountingError
 
 __all__ = ["Account", "Ledger"]
@@ -68,29 +68,30 @@ class Ledger:
 
     Attributes
     ----------
-    bal : ndarray, shape (9, P, F)
+    bal : ndarray, shape (9, F, P)
         Balance of each :class:`Account` (USD), in its normal sign (assets
-        and liabilities positive).
+        and liabilities positive); entity-major like all engine state.
     world_cash : ndarray, shape (P,)
         Cumulative cash change of the world since the start (USD).
 
     Examples
     --------
     >>> import numpy as np
+    >>> from loopwatch.engine.incidence import Sum
     >>> led = Ledger(1, 2)
-    >>> led.post(np.array([[5.0, 0.0]]), Account.cash, Account.equity)   # capital
-    >>> e2w = np.array([[1.0, 0.0, 0.0]]); w2e = np.array([[0.0, 0.0, 1.0]])
-    >>> _ = led.transfer(np.array([[2.0]]), e2w, w2e, Account.equity, Account.equity)  # opex
-    >>> led.bal[Account.cash].tolist(), led.world_cash.tolist()
-    ([[3.0, 0.0]], [2.0])
+    >>> led.post(np.array([[5.0], [0.0]]), Account.cash, Account.equity)   # capital
+    >>> opex = np.array([[2.0]])   # one edge, firm 0 → the world (index 2)
+    >>> _ = led.transfer(opex, Sum([0], 3), Sum([2], 3), Account.equity, Account.equity)
+    >>> led.bal[Account.cash].ravel().tolist(), led.world_cash.tolist()
+    ([3.0, 0.0], [2.0])
     >>> led.check("2025Q1", ["a", "b"])
     """
 
     def __init__(self, P: int, F: int) -> None:
         self.P, self.F = P, F
-        self.bal = np.zeros((len(Account), P, F))
+        self.bal = np.zeros((len(Account), F, P))
         self.world_cash = np.zeros(P)
-        self.peak = np.zeros((P, F))  # largest gross balance sheet seen (rounding scale)
+        self.peak = np.zeros((F, P))  # largest gross balance sheet seen (rounding scale)
 
     def __getitem__(self, account: Account) -> F64:
         return self.bal[account]
@@ -100,8 +101,8 @@ class Ledger:
 
         Parameters
         ----------
-        amount : ndarray, shape (P, F)
-            USD per path and firm (may be negative: a reversed entry).
+        amount : ndarray, shape (F, P)
+            USD per firm and path (may be negative: a reversed entry).
         debit, credit : Account
         """
         if debit == credit:
@@ -109,17 +110,17 @@ class Ledger:
         self.bal[debit] += _ASSET[debit] * amount
         self.bal[credit] -= _ASSET[credit] * amount
 
-    def transfer(self, amount: F64, out_inc: Any, in_inc: Any, payer_leg: Account,
+    def transfer(self, amount: F64, out_inc: Sum, in_inc: Sum, payer_leg: Account,
                  payee_leg: Account) -> tuple[F64, F64]:
         """Move cash along edges: each payer credits cash, each payee debits it.
 
         Parameters
         ----------
-        amount : ndarray, shape (P, E)
-            USD per path and edge.
-        out_inc, in_inc : Sum or ndarray, shape (E, F + 1)
-            Totals per payer and per payee (account ``F`` = world); a
-            :class:`~loopwatch.engine.incidence.Sum` keeps them chunk-invariant.
+        amount : ndarray, shape (E, P)
+            USD per edge and path.
+        out_inc, in_inc : Sum
+            Edge → payer and edge → payee totals over the ``F + 1`` parties
+            (party ``F`` = the world).
         payer_leg, payee_leg : Account
             The other side of each party's entry: the payer debits
             ``payer_leg`` (an expense is a debit to equity, a purchase a debit
@@ -127,35 +128,35 @@ class Ledger:
 
         Returns
         -------
-        (ndarray, ndarray), each shape (P, F + 1)
-            Cash paid out and received per party (column ``F`` = world).
+        (ndarray, ndarray), each shape (F + 1, P)
+            Cash paid out and received per party (row ``F`` = world).
         """
-        paid = amount @ out_inc
-        got = amount @ in_inc
+        paid = out_inc @ amount
+        got = in_inc @ amount
         F = self.F
-        self.post(paid[:, :F], payer_leg, Account.cash)
-        self.post(got[:, :F], Account.cash, payee_leg)
-        self.world_cash += got[:, F] - paid[:, F]
+        self.post(paid[:F], payer_leg, Account.cash)
+        self.post(got[:F], Account.cash, payee_leg)
+        self.world_cash += got[F] - paid[F]
         return paid, got
 
     def from_world(self, amount: F64, leg: Account) -> None:
-        """The world pays each firm ``amount`` (P, F); the firm credits ``leg``."""
+        """The world pays each firm ``amount`` (F, P); the firm credits ``leg``."""
         self.post(amount, Account.cash, leg)
-        self.world_cash -= amount.sum(axis=1)
+        self.world_cash -= amount.sum(axis=0)
 
     def to_world(self, amount: F64, leg: Account) -> None:
-        """Each firm pays the world ``amount`` (P, F); the firm debits ``leg``."""
+        """Each firm pays the world ``amount`` (F, P); the firm debits ``leg``."""
         self.post(amount, leg, Account.cash)
-        self.world_cash += amount.sum(axis=1)
+        self.world_cash += amount.sum(axis=0)
 
     @property
     def assets(self) -> F64:
-        """Total assets (P, F), USD."""
+        """Total assets (F, P), USD."""
         return self.bal[:6].sum(axis=0)
 
     @property
     def liabilities(self) -> F64:
-        """Debt plus warrant liabilities (P, F), USD."""
+        """Debt plus warrant liabilities (F, P), USD."""
         return self.bal[Account.debt] + self.bal[Account.warrant_liability]
 
     def check(self, period: str, firm_ids: list[str], tol: float = 1e-9) -> None:
@@ -169,5 +170,5 @@ class Ledger:
         scale = self.peak
         bad = ~(np.abs(residual) <= tol * scale + 1.0)  # also catches NaN
         if bad.any():
-            p, f = np.argwhere(bad)[0]
+            f, p = np.argwhere(bad)[0]
             raise AccountingError(period, firm_ids[int(f)], float(residual[p, f]))

@@ -134,6 +134,12 @@ class Edges:
         return len(self.payer)
 
     @cached_property
+    def loss_mechanism(self) -> I64:
+        """Index into :data:`MECHANISMS` of an unpaid edge's loss; -1: not a loss."""
+        return np.array([-1 if LEG_MECHANISM[Leg(int(g))] is None else LEG_MECHANISM[Leg(int(g))]
+                         for g in self.leg], np.int64)
+
+    @cached_property
     def commercial(self) -> F64:
         """1.0 for edges that are operating revenue to their payee (contracts, capex, backstops)."""
         return np.isin(self.leg, (Leg.payment, Leg.capex, Leg.backstop, Leg.penalty)).astype(float)
@@ -268,16 +274,20 @@ class Plan:
     edges: Edges = field(repr=False)
     n_conditional: int = 0
 
-    def incidence(self, index: I64, firms: I64) -> Sum:
-        """Totals per firm of columns ``k`` (one per ``index[k]``) into ``firms[index[k]]``."""
-        key = (np.asarray(index).tobytes(), np.asarray(firms).tobytes())
+    def incidence(self, index: I64, firms: I64, *, world: bool = False) -> Sum:
+        """Totals per firm of rows ``k`` (one per ``index[k]``) into ``firms[index[k]]``.
+
+        With ``world`` the targets are the F + 1 parties (F = the world). Cached.
+        """
+        idx = np.asarray(index, np.int64)
+        key = (idx.tobytes(), np.asarray(firms).tobytes(), world)
         hit = self._sums.get(key)
         if hit is None:
-            hit = self._sums[key] = Sum(np.asarray(firms)[np.asarray(index, np.int64)], self.F)
+            hit = self._sums[key] = Sum(np.asarray(firms)[idx], self.F + int(world))
         return hit
 
     @cached_property
-    def _sums(self) -> dict[tuple[bytes, bytes], Sum]:
+    def _sums(self) -> dict[tuple[bytes, bytes, bool], Sum]:
         return {}
 
     @cached_property
@@ -294,6 +304,55 @@ class Plan:
     def item_to_eq(self) -> Sum:
         """(n_items → n_eq): equity tranche item → its equity contract."""
         return Sum(self.item_eq, len(self.eq))
+
+    @cached_property
+    def core_sum(self) -> Sum:
+        """(1, F) weights of the core's value: ``core_sum @ defaulted`` is the share down."""
+        return Sum(np.zeros(self.F, np.int64), 1, weight=self.core_weight)
+
+    @cached_property
+    def commercial_in(self) -> Sum:
+        """Edges → payee firm, operating revenue only (contracts, capex orders, backstops)."""
+        E = self.edges
+        return Sum(np.where(E.commercial > 0, E.payee, -1), self.F)
+
+    @cached_property
+    def capex_out(self) -> Sum:
+        """Edges → payer firm, purchases of compute assets only."""
+        return Sum(np.where(self.capex_edges, self.edges.payer, -1), self.F)
+
+    @cached_property
+    def committed_out(self) -> Sum:
+        """Edges → payer firm, committed contract payments only."""
+        return Sum(np.where(self.edges.committed, self.edges.payer, -1), self.F)
+
+    @cached_property
+    def to_firm_out(self) -> Sum:
+        """Edges → payer firm, payments into the network (to another firm) only."""
+        E = self.edges
+        return Sum(np.where(E.payee < self.F, E.payer, -1), self.F)
+
+    @cached_property
+    def forward_contract(self) -> Sum:
+        """Edges → contract, flows in the contract's direction."""
+        E = self.edges
+        return Sum(np.where(E.forward, E.contract, -1), self.C)
+
+    @cached_property
+    def reverse_contract(self) -> Sum:
+        """Edges → contract, flows back to the contract's payer (loan service)."""
+        E = self.edges
+        return Sum(np.where(E.reverse, E.contract, -1), self.C)
+
+    @cached_property
+    def cp_life_groups(self) -> list[tuple[float, B8]]:
+        """Chip purchases grouped by useful life (quarters)."""
+        return [(float(life), self.cp_life_q == life) for life in np.unique(self.cp_life_q)]
+
+    @cached_property
+    def inv_amount(self) -> F64:
+        """(C,) 1 / amount (0 where the amount is 0): the paid share of a contract."""
+        return np.divide(1.0, self.amount, out=np.zeros(self.C), where=self.amount > 0)
 
     @cached_property
     def capex_edges(self) -> B8:

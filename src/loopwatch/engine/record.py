@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine.incidence import Sum
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Plan
 from loopwatch.engine.state import State
@@ -40,17 +41,16 @@ def _acct(a: Account) -> Getter:
 
 def _gw(attr: str) -> Getter:
     def get(plan: Plan, st: State, q: Quarter) -> F64:
-        share = np.divide(st.cum_paid, plan.amount, out=np.zeros_like(st.cum_paid),
-                          where=plan.amount > 0)
-        return share @ getattr(plan, attr)
+        out: F64 = getattr(plan, attr) @ (st.cum_paid * plan.inv_amount[:, None])
+        return out
     return get
 
 
 def _loi_debt(plan: Plan, st: State, q: Quarter) -> F64:
     out = st.loi_debt.copy()
     if len(plan.ln):
-        on_loi = (st.open.astype(float) @ plan.ln_loi_link) > 0
-        out += (st.loan_out * on_loi) @ plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
+        on_loi = (plan.ln_loi_link.T @ st.open.astype(float)) > 0
+        out += plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln]) @ (st.loan_out * on_loi)
     return out
 
 
@@ -94,19 +94,19 @@ FIRM_VARIABLES: dict[str, Getter] = {
 
 
 def _outstanding(plan: Plan, st: State, q: Quarter) -> F64:
-    out = np.zeros((st.P, plan.C))
-    out[:, plan.ln] = st.loan_out
-    out[:, plan.eq] = st.stake_val
+    out = np.zeros((plan.C, st.P))
+    out[plan.ln] = st.loan_out
+    out[plan.eq] = st.stake_val
     if len(plan.wr):
-        np.add.at(out.T, plan.wr[plan.wt_warrant], st.wt_val.T)
+        out += Sum(plan.wr[plan.wt_warrant], plan.C) @ st.wt_val
     return out
 
 
 CONTRACT_VARIABLES: dict[str, Getter] = {
-    "due": lambda plan, st, q: q.due,
-    "paid": lambda plan, st, q: q.paid,
-    "due_reverse": lambda plan, st, q: q.due_reverse,
-    "paid_reverse": lambda plan, st, q: q.paid_reverse,
+    "due": lambda plan, st, q: q.contract_flows(plan, "due"),
+    "paid": lambda plan, st, q: q.contract_flows(plan, "paid"),
+    "due_reverse": lambda plan, st, q: q.contract_flows(plan, "due_reverse"),
+    "paid_reverse": lambda plan, st, q: q.contract_flows(plan, "paid_reverse"),
     "outstanding": _outstanding,
     "in_force": lambda plan, st, q: st.live,
 }
@@ -114,7 +114,8 @@ CONTRACT_VARIABLES: dict[str, Getter] = {
 
 
 def _world_loans(plan: Plan, st: State, q: Quarter) -> F64:
-    return st.world_debt.sum(axis=1) + (st.loan_out * st.loan_sold).sum(axis=1)
+    out: F64 = st.world_debt.sum(axis=0) + (st.loan_out * st.loan_sold).sum(axis=0)
+    return out
 
 
 PATH_VARIABLES: dict[str, Getter] = {
@@ -156,6 +157,7 @@ class Recorder:
             self.buf[n] = np.zeros(shape, bool if n in _BOOL else dtype)
 
     def record(self, t: int, st: State, q: Quarter) -> None:
+        """Store quarter ``t`` (entity-major state → path-major buffers)."""
         for n, b in self.buf.items():
             get = FIRM_VARIABLES.get(n) or CONTRACT_VARIABLES.get(n) or PATH_VARIABLES[n]
-            b[:, t] = get(self.plan, st, q)
+            b[:, t] = get(self.plan, st, q).T

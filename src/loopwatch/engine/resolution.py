@@ -49,8 +49,9 @@ from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import Market, Raised, waterfall
 from loopwatch.engine.incidence import Sum
 from loopwatch.engine.ledger import Account
-from loopwatch.engine.plan import LEG_MECHANISM, Kind, Leg, Plan
+from loopwatch.engine.plan import Kind, Plan
 from loopwatch.engine.state import State
+from loopwatch.errors import ConvergenceError
 
 __all__ = ["Claims", "clear", "resolve", "settle_defaults", "terminate"]
 
@@ -65,16 +66,16 @@ def clear(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
 
     Parameters
     ----------
-    A : ndarray, shape (S, E)
-        Amount due on each edge (USD).
+    A : ndarray, shape (E, S)
+        Amount due on each edge (USD), for ``S`` paths.
     payer, payee : ndarray of int, shape (E,)
         Parties of each edge; ``F`` (the number of firms) is the world, which
         always pays and whose receipts leave the network.
-    estate : ndarray, shape (S, F)
+    estate : ndarray, shape (F, S)
         What a defaulter realises outside the network (USD).
-    claims : ndarray, shape (S, F)
+    claims : ndarray, shape (F, S)
         Total obligations of each firm (USD).
-    default : ndarray of bool, shape (S, F)
+    default : ndarray of bool, shape (F, S)
         Firms that may default; the others pay in full.
     beta : float
         Share of network receipts a defaulter realises.
@@ -82,7 +83,7 @@ def clear(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
     Returns
     -------
     (ndarray, ndarray)
-        Payment ratio ``r`` (S, F + 1) (world column 1) and network inflow (S, F).
+        Payment ratio ``r`` (F + 1, S) (world row 1) and network inflow (F, S).
 
     Notes
     -----
@@ -100,35 +101,73 @@ def clear(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
     A chain 0 → 1 → 2 with 10 due on each edge; firm 0 has 6, firm 1 has 5:
 
     >>> import numpy as np
-    >>> A = np.array([[10.0, 10.0]])
-    >>> r, inflow = clear(A, np.array([0, 1]), np.array([1, 2]), np.array([[6.0, 5.0, 0.0]]),
-    ...                   np.array([[10.0, 10.0, 0.0]]), np.array([[True, True, False]]), 1.0)
-    >>> r[0, :3].tolist(), inflow[0].tolist()
+    >>> A = np.array([[10.0], [10.0]])
+    >>> r, inflow = clear(A, np.array([0, 1]), np.array([1, 2]), np.array([[6.0], [5.0], [0.0]]),
+    ...                   np.array([[10.0], [10.0], [0.0]]), np.array([[True], [True], [False]]), 1.0)
+    >>> r[:3, 0].tolist(), inflow[:, 0].tolist()
     ([0.6, 1.0, 1.0], [0.0, 6.0, 10.0])
     """
-    S, F = estate.shape
-    r = np.ones((S, F + 1))
+    F, S = estate.shape
     inside = (payer < F) & (payee < F)
-    M = np.zeros((S, F * F))
-    np.add.at(M.T, payee[inside] * F + payer[inside], A[:, inside].T)
-    M = M.reshape(S, F, F)
+    pairs = Sum(np.where(inside, payee * F + payer, -1), F * F)
+    M = np.ascontiguousarray((pairs @ A).T).reshape(S, F, F)  # M[s, i, j]: j owes i
+    e, c, dflt = estate.T, claims.T, default.T
+    r = np.ones((S, F))
     inflow = M.sum(axis=2)
-    D = default & (estate + inflow < claims)
+    short = 1.0 - 1e-12  # a firm exactly at its claims (to rounding) is solvent
+    D = dflt & (e + inflow < c * short)
     eye = np.eye(F)
     for _ in range(F + 1):
         if not D.any():
             break
         DD = D[:, :, None] & D[:, None, :]
-        mat = np.where(D[:, :, None], claims[:, :, None] * eye - beta * M * DD, eye)
-        rhs = np.where(D, estate + beta * (M * ~D[:, None, :]).sum(axis=2), 1.0)
+        mat = np.where(D[:, :, None], c[:, :, None] * eye - beta * M * DD, eye)
+        rhs = np.where(D, e + beta * (M * ~D[:, None, :]).sum(axis=2), 1.0)
         x = _solve(mat, rhs)
-        r[:, :F] = np.where(D, np.clip(x, 0.0, 1.0), 1.0)
-        inflow = (M * r[:, None, :F]).sum(axis=2)
-        grown = D | (default & (estate + inflow < claims))
+        ring = _closed_ring(M, c, D) if beta >= 1.0 else np.zeros(S, bool)
+        if ring.any():  # singular: the greatest solution is the limit from above
+            x[ring] = _picard(M[ring], e[ring], c[ring], D[ring], beta)
+        r = np.where(D, np.clip(x, 0.0, 1.0), 1.0)
+        inflow = (M * r[:, None, :]).sum(axis=2)
+        grown = D | (dflt & (e + inflow < c * short))
         if np.array_equal(grown, D):
             break
         D = grown
-    return r, inflow
+    out = np.ones((F + 1, S))
+    out[:F] = r.T
+    return out, np.ascontiguousarray(inflow.T)
+
+
+def _closed_ring(M: F64, c: F64, D: B8) -> B8:
+    """Paths (S,) where some defaulters owe nothing outside the defaulters, directly or not.
+
+    Then (with β = 1) the linear system is singular and money could circulate in
+    the ring at any level: its greatest clearing vector is found by iteration.
+    """
+    to_d = (M * D[:, :, None]).sum(axis=1)  # what each firm owes to defaulters
+    drains = D & (c - to_d > 1e-12 * c)
+    owes = (M > 0) & D[:, :, None]  # [s, i, j]: j owes defaulter i
+    for _ in range(M.shape[1]):
+        more = drains | (D & (owes & drains[:, :, None]).any(axis=1))
+        if np.array_equal(more, drains):
+            break
+        drains = more
+    out: B8 = (D & ~drains).any(axis=1)
+    return out
+
+
+def _picard(M: F64, e: F64, c: F64, D: B8, beta: float, *, tol: float = 1e-13,
+            max_iter: int = 1_000_000) -> F64:
+    """Iterate the clearing map from ``r = 1`` down to its greatest fixed point (rare paths)."""
+    r = np.ones_like(e)
+    for _ in range(max_iter):
+        inflow = (M * r[:, None, :]).sum(axis=2)
+        ratio = np.divide(e + beta * inflow, c, out=np.ones_like(e), where=c > 0)
+        new = np.where(D & (e + inflow < c * (1.0 - 1e-12)), np.clip(ratio, 0.0, 1.0), 1.0)
+        if np.abs(new - r).max() <= tol:
+            return new
+        r = new
+    raise ConvergenceError(max_iter, float(np.abs(new - r).max()))
 
 
 def _solve(mat: F64, rhs: F64) -> F64:
@@ -149,9 +188,9 @@ def _solve(mat: F64, rhs: F64) -> F64:
 class Claims:
     """What falls due this quarter, before clearing.
 
-    ``A`` (P, E) edge amounts; ``opex``, ``w_int``, ``w_prin`` (P, F) owed to
-    the world; ``w_accel`` (P, F) accelerated world debt of defaulters;
-    ``prin_sched`` (P, n_ln) scheduled loan principal.
+    ``A`` (E, P) edge amounts; ``opex``, ``w_int``, ``w_prin`` (F, P) owed to
+    the world; ``w_accel`` (F, P) accelerated world debt of defaulters;
+    ``prin_sched`` (n_ln, P) scheduled loan principal.
     """
 
     A: F64
@@ -166,37 +205,37 @@ class Claims:
         return self.opex + self.w_int + self.w_prin + self.w_accel
 
 
-def estate(plan: Plan, st: State) -> F64:
-    """Cash plus what a liquidation would realise, per path and firm (P, F)."""
+def estate(plan: Plan, st: State, cols: I64) -> F64:
+    """Cash plus what a liquidation would realise, per firm, on paths ``cols`` (F, S)."""
     cr = plan.scenario.credit
-    led = st.ledger
-    stakes_live = (st.stake_val * st.alive[:, plan.payee[plan.eq]]) @ plan.incidence(
-        np.arange(len(plan.eq)), plan.payer[plan.eq])
-    return (led[Account.cash] + cr.recovery_assets * (led[Account.compute] + led[Account.other]
+    bal = st.ledger.bal[:, :, cols]
+    stakes_live = plan.incidence(np.arange(len(plan.eq)), plan.payer[plan.eq]) @ (
+        st.stake_val[:, cols] * st.alive[plan.payee[plan.eq]][:, cols])
+    return (bal[Account.cash] + cr.recovery_assets * (bal[Account.compute] + bal[Account.other]
                                                       + stakes_live)
-            + cr.recovery_receivables * led[Account.loans])
+            + cr.recovery_receivables * bal[Account.loans])
 
 
-def _apply_default(plan: Plan, st: State, t: int, rows: I64, cl: Claims, D: B8) -> tuple[F64, F64]:
-    """Edge amounts and world claims of paths ``rows`` when the firms in ``D`` default."""
+def _apply_default(plan: Plan, st: State, t: int, cols: I64, cl: Claims,
+                   D: B8) -> tuple[F64, F64]:
+    """Edge amounts and world claims on paths ``cols`` when the firms in ``D`` (F, S) default."""
     g = plan.edges.groups
-    A = cl.A[rows].copy()
-    Dw = np.concatenate([D, np.zeros((len(rows), 1), bool)], axis=1)
+    A = cl.A[:, cols]
     ln, eq, cc = plan.ln, plan.eq, plan.cc
     if len(ln):
-        A[:, g["draw"]] *= ~D[:, plan.payee[ln]]
-        left = np.maximum(st.loan_out[rows] - cl.prin_sched[rows], 0.0) * D[:, plan.payee[ln]]
-        sold = st.loan_sold[rows]
-        A[:, g["accelerated"]] = left * ~sold
-        A[:, g["accelerated_twin"]] = left * sold
+        owes = D[plan.payee[ln]]
+        A[g["draw"]] *= ~owes
+        left = np.maximum(st.loan_out[:, cols] - cl.prin_sched[:, cols], 0.0) * owes
+        sold = st.loan_sold[:, cols]
+        A[g["accelerated"]] = left * ~sold
+        A[g["accelerated_twin"]] = left * sold
     if len(eq):
-        A[:, g["eq"]] *= ~D[:, plan.payee[eq]]
+        A[g["eq"]] *= ~D[plan.payee[eq]]
     if len(cc):
-        value = plan.remaining[cc, t] * st.live[np.ix_(rows, cc)]
-        A[:, g["penalty"]] = plan.cc_penalty * value * D[:, plan.payer[cc]]
-    del Dw
-    world = cl.opex[rows] + cl.w_int[rows] + cl.w_prin[rows] + D * np.maximum(
-        st.world_debt[rows] - cl.w_prin[rows], 0.0)
+        value = plan.remaining[cc, t][:, None] * st.live[cc][:, cols]
+        A[g["penalty"]] = plan.cc_penalty[:, None] * value * D[plan.payer[cc]]
+    world = cl.opex[:, cols] + cl.w_int[:, cols] + cl.w_prin[:, cols] + D * np.maximum(
+        st.world_debt[:, cols] - cl.w_prin[:, cols], 0.0)
     return A, world
 
 
@@ -206,7 +245,7 @@ def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Market,
 
     Parameters
     ----------
-    short : ndarray of bool, shape (P, F)
+    short : ndarray of bool, shape (F, P)
         Firms that cannot cover their obligations after the waterfall.
     raised : Raised
         Accumulates any money raised by firms pushed short in the cascade.
@@ -214,80 +253,69 @@ def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Market,
     Returns
     -------
     (ndarray, ndarray, ndarray)
-        Payment ratio ``r`` (P, F + 1), the defaulters ``D`` (P, F) and the
-        cascade round in which each failed (P, F), -1 elsewhere.
+        Payment ratio ``r`` (F + 1, P), the defaulters ``D`` (F, P) and the
+        cascade round in which each failed (F, P), -1 elsewhere.
     """
     P, F = st.P, plan.F
-    r_full = np.ones((P, F + 1))
-    rounds = np.full((P, F), -1, np.int64)
-    rows = np.nonzero(short.any(axis=1))[0]
-    if not len(rows):
-        return r_full, np.zeros((P, F), bool), rounds
+    r_full = np.ones((F + 1, P))
+    rounds = np.full((F, P), -1, np.int64)
+    cols = np.flatnonzero(short.any(axis=0))
+    if not len(cols):
+        return r_full, np.zeros((F, P), bool), rounds
     E = plan.edges
     out_f = E.out_inc[:, :F]
     beta = plan.scenario.credit.recovery_receivables
-    D = short[rows].copy()
+    D = short[:, cols]
     rnd = np.where(D, 0, -1)
-    r = np.ones((len(rows), F + 1))
-    A = cl.A[rows]
-    world = cl.world[rows]
     for k in range(F + 1):
-        A, world = _apply_default(plan, st, t, rows, cl, D)
-        claims = A @ out_f + world
-        r, inflow = clear(A, E.payer, E.payee, estate(plan, st)[rows], claims, D, beta)
-        cash = st.ledger[Account.cash][rows]
+        A, world = _apply_default(plan, st, t, cols, cl, D)
+        claims = out_f @ A + world
+        r, inflow = clear(A, E.payer, E.payee, estate(plan, st, cols), claims, D, beta)
+        cash = st.ledger[Account.cash][:, cols]
         y = cash + inflow - claims
         tol = 1e-9 * (claims + np.abs(cash)) + 1e-3
-        pushed = ~D & st.alive[rows] & (y < -tol)
+        pushed = ~D & st.alive[:, cols] & (y < -tol)
         if not pushed.any():
             break
-        need = np.zeros((P, F))
-        need[rows] = np.where(pushed, -y, 0.0)
+        need = np.zeros((F, P))
+        need[:, cols] = np.where(pushed, -y, 0.0)
         got = waterfall(plan, st, need, need, mkt)
         raised.add(got)
-        fail = pushed & (got.total[rows] <= 0.0)
-        D |= fail
+        fail = pushed & (got.total[:, cols] <= 0.0)
+        D = D | fail
         rnd[fail] = k + 1
-    r_full[rows] = r
-    Dfull = np.zeros((P, F), bool)
-    Dfull[rows] = D
-    rounds[rows] = rnd
-    cl.A[rows] = A
-    cl.w_accel[rows] = D * np.maximum(st.world_debt[rows] - cl.w_prin[rows], 0.0)
+    r_full[:, cols] = r
+    Dfull = np.zeros((F, P), bool)
+    Dfull[:, cols] = D
+    rounds[:, cols] = rnd
+    cl.A[:, cols] = A
+    cl.w_accel[:, cols] = D * np.maximum(st.world_debt[:, cols] - cl.w_prin[:, cols], 0.0)
     return r_full, Dfull, rounds
 
 
 def add_losses(st: State, amount: F64, sufferer: I64, counterparty: I64, mechanism: I64) -> None:
-    """Add ``amount`` (P, k) to the losses of ``sufferer`` on ``counterparty`` (``F`` = world).
+    """Add ``amount`` (k, P) to the losses of ``sufferer`` on ``counterparty`` (``F`` = world).
 
     A sufferer equal to ``F`` (the world) adds to ``world_losses`` instead.
     """
-    F = st.losses.shape[1]
+    F = st.world_losses.shape[0]
     firm = sufferer < F
-    if firm.any():
-        a = amount[:, firm]
-        flat = st.losses.reshape(st.P, -1)
-        np.add.at(flat.T, sufferer[firm] * (F + 1) + counterparty[firm], a.T)
-        mflat = st.loss_mech.reshape(st.P, -1)
-        np.add.at(mflat.T, sufferer[firm] * 4 + mechanism[firm], a.T)
+    st.losses += Sum(np.where(firm, sufferer * (F + 1) + counterparty, -1), F * (F + 1)) @ amount
+    st.loss_mech += Sum(np.where(firm, sufferer * 4 + mechanism, -1), F * 4) @ amount
     if (~firm).any():
-        np.add.at(st.world_losses.T, counterparty[~firm], amount[:, ~firm].T)
+        st.world_losses += Sum(np.where(firm, -1, counterparty), F) @ amount
 
 
 def edge_losses(plan: Plan, st: State, A: F64, r: F64) -> None:
     """Record what each unpaid edge costs its payee (missed draws and tranches are not losses)."""
     E = plan.edges
-    short = A * (1.0 - r[:, E.payer])
-    if not (short > 0).any():
-        return
-    mech = np.array([-1 if LEG_MECHANISM[Leg(int(g))] is None else LEG_MECHANISM[Leg(int(g))]
-                     for g in E.leg], np.int64)
-    keep = mech >= 0
-    add_losses(st, short[:, keep], E.payee[keep], E.payer[keep], mech[keep])
+    keep = E.loss_mechanism >= 0
+    short = A[keep] * (1.0 - r[E.payer[keep]])
+    add_losses(st, short, E.payee[keep], E.payer[keep], E.loss_mechanism[keep])
 
 
 def terminate(plan: Plan, st: State, t: int, mask: B8, ev: EventLog) -> None:
-    """End the contracts in ``mask`` (P, C) and every contract that depends on them.
+    """End the contracts in ``mask`` (C, P) and every contract that depends on them.
 
     A compute commitment ended while its cloud lives leaves the built share
     of its capacity stranded (re-rented from next quarter). A loan ended
@@ -298,29 +326,28 @@ def terminate(plan: Plan, st: State, t: int, mask: B8, ev: EventLog) -> None:
     if not mask.any():
         return
     if plan.depends.any():
-        mask |= ((mask.astype(float) @ plan.depends) > 0) & (st.live | st.open)
+        mask |= ((plan.depends.T.astype(float) @ mask) > 0) & (st.live | st.open)
     was_live = mask & st.live
-    value = plan.remaining[:, t][None, :] * was_live
+    value = plan.remaining[:, t][:, None] * was_live
     ev.add(t, "contract_terminated", value, firm=plan.payer, counterparty=plan.payee,
            mask=was_live)
     cc = plan.cc
     if len(cc):
-        ended = was_live[:, cc] & st.alive[:, plan.payee[cc]]
-        st.stranded = np.where(ended & (st.stranded == 0), plan.cc_built[:, t], st.stranded)
+        ended = was_live[cc] & st.alive[plan.payee[cc]]
+        st.stranded = np.where(ended & (st.stranded == 0), plan.cc_built[:, t][:, None], st.stranded)
     ln = plan.ln
     if len(ln):
-        both = st.alive[:, plan.payer[ln]] & st.alive[:, plan.payee[ln]]
-        call = mask[:, ln] & both & (st.loan_out > 0)
-        st.loan_accel |= call
+        both = st.alive[plan.payer[ln]] & st.alive[plan.payee[ln]]
+        st.loan_accel |= mask[ln] & both & (st.loan_out > 0)
     st.live &= ~mask
     st.open &= ~mask
 
 
 def settle_defaults(plan: Plan, st: State, t: int, D: B8, r: F64, inflow: F64,
                     ev: EventLog) -> None:
-    """Liquidate the new defaulters ``D`` (P, F), write off what they leave, end their contracts.
+    """Liquidate the new defaulters ``D`` (F, P), write off what they leave, end their contracts.
 
-    ``r`` (P, F + 1) is the clearing ratio and ``inflow`` (P, F) what each
+    ``r`` (F + 1, P) is the clearing ratio and ``inflow`` (F, P) what each
     firm received from the network this quarter (after clearing).
     """
     if not D.any():
@@ -337,37 +364,37 @@ def settle_defaults(plan: Plan, st: State, t: int, D: B8, r: F64, inflow: F64,
         led.from_world(a * bal, acct)
         led.post((1 - a) * bal, Account.equity, acct)
     st.dep_rate = st.dep_rate * ~D
-    st.dep_change = st.dep_change * ~D[:, :, None]
+    st.dep_change = st.dep_change * ~D
     if len(eq):
-        held = D[:, plan.payer[eq]] & st.alive[:, plan.payee[eq]]
+        held = D[plan.payer[eq]] & st.alive[plan.payee[eq]]
         val = st.stake_val * held
-        led.from_world(a * val @ inv_inc, Account.stakes)
-        led.post((1 - a) * val @ inv_inc, Account.equity, Account.stakes)
+        led.from_world(inv_inc @ (a * val), Account.stakes)
+        led.post(inv_inc @ ((1 - a) * val), Account.equity, Account.stakes)
         st.stake_val = st.stake_val * ~held
         st.stake_units = st.stake_units * ~held
     if len(ln):
-        lend = D[:, plan.payer[ln]] & ~st.loan_sold & (st.loan_out > 0)
+        lend = D[plan.payer[ln]] & ~st.loan_sold & (st.loan_out > 0)
         face = st.loan_out * lend
         l_inc = plan.incidence(np.arange(len(ln)), plan.payer[ln])
-        led.from_world(b * face @ l_inc, Account.loans)
-        led.post((1 - b) * face @ l_inc, Account.equity, Account.loans)
-        st.loan_sold |= D[:, plan.payer[ln]]
-    # warrants held by a defaulter lapse
+        led.from_world(l_inc @ (b * face), Account.loans)
+        led.post(l_inc @ ((1 - b) * face), Account.equity, Account.loans)
+        st.loan_sold |= D[plan.payer[ln]]
+    # warrants held by or issued by a defaulter lapse
     if len(plan.wt_shares):
-        w = plan.wr[plan.wt_warrant]
-        lost = (D[:, plan.payee[w]] | D[:, plan.payer[w]])
+        k = plan.wt_warrant
+        w = plan.wr[k]
+        lost = D[plan.payee[w]] | D[plan.payer[w]]
         val = st.wt_val * lost
-        h_inc = plan.incidence(plan.wt_warrant, plan.payee[plan.wr])
-        i_inc = plan.incidence(plan.wt_warrant, plan.payer[plan.wr])
-        led.post(val @ h_inc, Account.equity, Account.warrants)
-        led.post(val @ i_inc, Account.warrant_liability, Account.equity)
-        by_issuer = D[:, plan.payer[w]] & ~D[:, plan.payee[w]]
+        led.post(plan.incidence(k, plan.payee[plan.wr]) @ val, Account.equity, Account.warrants)
+        led.post(plan.incidence(k, plan.payer[plan.wr]) @ val, Account.warrant_liability,
+                 Account.equity)
+        by_issuer = D[plan.payer[w]] & ~D[plan.payee[w]]
         add_losses(st, val * by_issuer, plan.payee[w], plan.payer[w],
                    np.full(len(w), 1, np.int64))
         st.wt_val = st.wt_val * ~lost
         st.wt_left = st.wt_left * ~lost
     # 2. resolution costs: 1 − β of network receipts when the claims are not met
-    partial = D & (r[:, : plan.F] < 1.0)
+    partial = D & (r[: plan.F] < 1.0)
     led.to_world((1 - b) * inflow * partial, Account.equity)
     # 3. remaining debts are written off (the creditors' loss is the unpaid claim)
     led.post(st.world_debt * Df, Account.debt, Account.equity)
@@ -376,32 +403,32 @@ def settle_defaults(plan: Plan, st: State, t: int, D: B8, r: F64, inflow: F64,
     st.called = st.called * ~D
     st.facility = st.facility * ~D
     if len(ln):
-        owes = D[:, plan.payee[ln]]
+        owes = D[plan.payee[ln]]
         left = st.loan_out * owes
         b_inc = plan.incidence(np.arange(len(ln)), plan.payee[ln])
         l_inc = plan.incidence(np.arange(len(ln)), plan.payer[ln])
-        led.post(left @ b_inc, Account.debt, Account.equity)
-        led.post((left * ~st.loan_sold) @ l_inc, Account.equity, Account.loans)
+        led.post(b_inc @ left, Account.debt, Account.equity)
+        led.post(l_inc @ (left * ~st.loan_sold), Account.equity, Account.loans)
         st.loan_out = st.loan_out * ~owes
     # 4. a residual after paying every claim goes to the shareholders
     resid = np.maximum(led[Account.cash], 0.0) * Df
     if len(eq):
-        of_d = D[:, plan.payee[eq]]
-        share = np.divide(st.stake_units, st.units[:, plan.payee[eq]],
-                          out=np.zeros_like(st.stake_units), where=st.units[:, plan.payee[eq]] > 0)
-        to_holder = resid[:, plan.payee[eq]] * share * of_d * st.alive[:, plan.payer[eq]]
-        ok = np.nonzero(to_holder.any(axis=0))[0]
-        if len(ok):
-            led.transfer(to_holder, Sum(plan.payee[eq], plan.F + 1),
-                         Sum(plan.payer[eq], plan.F + 1), Account.equity, Account.stakes)
+        of_d = D[plan.payee[eq]]
+        units = st.units[plan.payee[eq]]
+        share = np.divide(st.stake_units, units, out=np.zeros_like(st.stake_units), where=units > 0)
+        to_holder = resid[plan.payee[eq]] * share * of_d * st.alive[plan.payer[eq]]
+        if to_holder.any():
+            led.transfer(to_holder, plan.incidence(np.arange(len(eq)), plan.payee[eq], world=True),
+                         plan.incidence(np.arange(len(eq)), plan.payer[eq], world=True),
+                         Account.equity, Account.stakes)
             st.stake_val = st.stake_val - to_holder
-        resid = resid - to_holder @ tee_inc
+        resid = resid - tee_inc @ to_holder
     led.to_world(resid, Account.equity)
     # 5. stakes in a defaulter are written off
     if len(eq):
-        of_d = D[:, plan.payee[eq]]
+        of_d = D[plan.payee[eq]]
         val = st.stake_val * of_d
-        led.post(val @ inv_inc, Account.equity, Account.stakes)
+        led.post(inv_inc @ val, Account.equity, Account.stakes)
         add_losses(st, val, plan.payer[eq], plan.payee[eq], np.full(len(eq), 1, np.int64))
         ev.add(t, "stake_written_off", val, firm=plan.payer[eq], counterparty=plan.payee[eq],
                mask=of_d & (val > 0))
@@ -412,8 +439,8 @@ def settle_defaults(plan: Plan, st: State, t: int, D: B8, r: F64, inflow: F64,
     st.default_t = np.where(D, t, st.default_t)
     st.mv = st.mv * ~D
     st.price = st.price * ~D
-    ends = D[:, plan.payer] | D[:, plan.payee]
-    ends &= plan.kind[None, :] != Kind.loan  # a defaulted lender's loans live on (sold)
-    terminate(plan, st, t, ends | (D[:, plan.payee] & (plan.kind == Kind.loan)[None, :]), ev)
-    if len(ln):  # a defaulted lender draws no more
-        st.live[:, ln] &= ~D[:, plan.payer[ln]]
+    ends = (D[plan.payer] | D[plan.payee]) & (plan.kind != Kind.loan)[:, None]
+    ends |= D[plan.payee] & (plan.kind == Kind.loan)[:, None]  # a defaulted borrower's loans
+    terminate(plan, st, t, ends, ev)
+    if len(ln):  # a defaulted lender draws no more (its loans, sold, live on)
+        st.live[ln] &= ~D[plan.payer[ln]]

@@ -223,6 +223,7 @@ def simulate(
     plan = _plan(book, scenario, quarters)
     root = seed_sequence(seed)
 
+    F = plan.F
     parts: dict[str, list[NDArray[Any]]] = {n: [] for n in (*names, *ALWAYS)}
     frames: list[pd.DataFrame] = []
     for lo in range(0, paths, size):
@@ -239,10 +240,10 @@ def simulate(
                 st.ledger.check(plan.periods[t], plan.firm_ids)
         for n in names:
             parts[n].append(rec.buf[n])
-        parts["default_period"].append(st.default_t.copy())
-        parts["losses"].append(st.losses.astype(store))
-        parts["losses_by_mechanism"].append(st.loss_mech.astype(store))
-        parts["world_losses"].append(st.world_losses.astype(store))
+        parts["default_period"].append(st.default_t.T.copy())
+        parts["losses"].append(st.losses.T.reshape(P, F, F + 1).astype(store))
+        parts["losses_by_mechanism"].append(st.loss_mech.T.reshape(P, F, 4).astype(store))
+        parts["world_losses"].append(st.world_losses.T.astype(store))
         if events:
             frames.append(log.frame(plan.periods, plan.firm_ids, offset=lo))
 

@@ -61,7 +61,10 @@ B8 = NDArray[np.bool_]
 
 @dataclass
 class Quarter:
-    """Flows of one quarter, for recording (USD, (P, F) unless stated)."""
+    """Flows of one quarter, for recording (USD, (F, P) unless stated).
+
+    Per-contract flows (C, P) are computed only when asked for (``None`` otherwise).
+    """
 
     revenue_end: F64
     revenue_loop: F64
@@ -75,12 +78,16 @@ class Quarter:
     commitments_due: F64
     paid_out_loop: F64
     raised: Raised
-    due: F64  # (P, C) payer → payee
-    paid: F64  # (P, C)
-    due_reverse: F64  # (P, C) payee → payer (loan service)
-    paid_reverse: F64  # (P, C)
     world_cash_change: F64  # (P,)
     cash_change: F64
+    A: F64  # (E, P) due on each edge
+    paid: F64  # (E, P)
+
+    def contract_flows(self, plan: Plan, which: str) -> F64:
+        """Per-contract ``due``/``paid`` (payer → payee) or ``due_reverse``/``paid_reverse`` (C, P)."""
+        amounts = self.A if which.startswith("due") else self.paid
+        to = plan.reverse_contract if which.endswith("reverse") else plan.forward_contract
+        return to @ amounts
 
 
 def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
@@ -89,16 +96,18 @@ def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
     forced = plan.shock_lapse[t]
     if not (deciding.any() or forced.any()):
         return
-    both = st.alive[:, plan.payer] & st.alive[:, plan.payee]
-    lapse = st.open & forced
-    dec = st.open & deciding & ~lapse
-    conv = dec & both & (dr.convert < plan.p_convert)
+    both = st.alive[plan.payer] & st.alive[plan.payee]
+    lapse = st.open & forced[:, None]
+    dec = st.open & deciding[:, None] & ~lapse
+    conv = dec & both & (dr.convert < plan.p_convert[:, None])
     lapse |= dec & ~conv
-    value = plan.remaining[:, t] + plan.sched[:, t]
+    value = (plan.remaining[:, t] + plan.sched[:, t])[:, None]
     # the credit that stood on open deals in a firm's favour is released or called
-    open_value = (st.open * value) @ plan.payee_inc
+    open_value = plan.payee_inc @ (st.open * value)
     for mask, call in ((conv, False), (lapse, plan.scenario.loi.lapse_withdraws_credit)):
-        part = np.divide((mask * value) @ plan.payee_inc, open_value,
+        if not mask.any():
+            continue
+        part = np.divide(plan.payee_inc @ (mask * value), open_value,
                          out=np.zeros_like(open_value), where=open_value > 0)
         moved = st.loi_debt * np.clip(part, 0.0, 1.0)
         st.loi_debt = st.loi_debt - moved
@@ -106,44 +115,42 @@ def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
             st.called = st.called + moved
             ev.add(t, "loan_called", moved, firm=np.arange(plan.F),
                    counterparty=np.full(plan.F, plan.F))
-    ev.add(t, "loi_converted", plan.amount * conv, firm=plan.payer, counterparty=plan.payee,
-           mask=conv)
-    ev.add(t, "loi_lapsed", plan.amount * lapse, firm=plan.payer, counterparty=plan.payee,
-           mask=lapse)
+    ev.add(t, "loi_converted", plan.amount[:, None] * conv, firm=plan.payer,
+           counterparty=plan.payee, mask=conv)
+    ev.add(t, "loi_lapsed", plan.amount[:, None] * lapse, firm=plan.payer,
+           counterparty=plan.payee, mask=lapse)
     st.open &= ~(conv | lapse)
     st.live |= conv
     if lapse.any():
         if plan.scenario.loi.lapse_withdraws_credit and len(plan.ln):
-            linked = (lapse.astype(float) @ plan.ln_loi_link) > 0
+            linked = (plan.ln_loi_link.T @ lapse.astype(float)) > 0
             call = linked & (st.loan_out > 0) & ~st.loan_accel
             ev.add(t, "loan_called", st.loan_out * call, firm=plan.payee[plan.ln],
                    counterparty=plan.payer[plan.ln], mask=call)
             st.loan_accel |= linked & (st.loan_out > 0)
-            st.live[:, plan.ln] &= ~linked
+            st.live[plan.ln] &= ~linked
         if plan.depends.any():
-            dep = ((lapse.astype(float) @ plan.depends) > 0)
-            terminate(plan, st, t, dep, ev)
+            terminate(plan, st, t, (plan.depends.T @ lapse.astype(float)) > 0, ev)
 
 
 def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Market:
     cr = plan.scenario.credit
     led = st.ledger
-    scale = np.maximum(1.0 - cr.stress_response * stress, 0.0)[:, None]
-    recv = ((st.live & plan.commercial_kind) * plan.remaining[:, t]) @ plan.payee_inc
-    loi = (st.open * (plan.remaining[:, t] + plan.sched[:, t])) @ plan.payee_inc
-    parts_loi = cr.advance_loi * loi
+    scale = np.maximum(1.0 - cr.stress_response * stress, 0.0)
+    recv = plan.payee_inc @ ((st.live & plan.commercial_kind[:, None]) * plan.remaining[:, t, None])
+    parts_loi = cr.advance_loi * (plan.payee_inc @ (st.open * (plan.remaining[:, t]
+                                                                + plan.sched[:, t])[:, None]))
     coll = scale * (cr.advance_compute * led[Account.compute] + cr.advance_receivables * recv
                     + parts_loi)
     loi_share = np.divide(scale * parts_loi, coll, out=np.zeros_like(coll), where=coll > 0)
     assets = led.assets
     lev = np.divide(led[Account.debt], assets, out=np.full_like(assets, 5.0), where=assets > 1.0)
-    shock = plan.shock_credit[t]
-    base = cr.base_rate + cr.spread + shock
-    new_rate = base + cr.spread_per_leverage * np.clip(lev, 0.0, 5.0) + cr.stress_spread * stress[:, None]
+    base = cr.base_rate + cr.spread + plan.shock_credit[t][:, None]
+    new_rate = base + cr.spread_per_leverage * np.clip(lev, 0.0, 5.0) + cr.stress_spread * stress
     return Market(collateral=coll, loi_share=loi_share,
                   debt_cap=cr.max_debt_to_revenue * 4.0 * revenue_q,
                   new_rate=np.maximum(new_rate, 0.0),
-                  facility_rate=np.maximum(base, 0.0) + 0.0 * stress[:, None])
+                  facility_rate=np.maximum(base, 0.0) + 0.0 * stress)
 
 
 def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
@@ -152,257 +159,257 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     led = st.ledger
     E = plan.edges
     g = E.groups
-    cr, _eqm = plan.scenario.credit, plan.scenario.equity
+    cr = plan.scenario.credit
     cash_start = led[Account.cash].copy()
     world_start = led.world_cash.copy()
-    st.issued = np.zeros((P, F))
+    st.issued = np.zeros((F, P))
     alive = st.alive
-    stress = ((st.default_t >= 0) * plan.core_weight).sum(axis=1)  # (P,) share of core value down
+    stress = plan.core_sum @ (st.default_t >= 0).astype(float)  # (1, P) share of core value down
 
     # 0. decisions
     _decide(plan, st, t, dr, ev)
 
     # 1. demand
-    end = np.zeros((P, F))
-    D = len(plan.dev_firm)
+    end = np.zeros((F, P))
     demand = np.zeros(P)
-    if D:
-        z = dr.demand[:, t]
-        eps = np.sqrt(plan.dev_corr) * z[:, :1] + np.sqrt(1.0 - plan.dev_corr) * z[:, 1:]
-        phi = plan.dev_persistence
+    if len(plan.dev_firm):
+        z = dr.demand[t]
+        corr = plan.dev_corr[:, None]
+        eps = np.sqrt(corr) * z[:1] + np.sqrt(1.0 - corr) * z[1:]
+        phi, vol = plan.dev_persistence[:, None], plan.dev_vol[:, None]
         if t == 0:
-            st.dem_x = plan.dev_vol * eps
+            st.dem_x = vol * eps
         else:
-            st.dem_x = phi * st.dem_x + np.sqrt(1.0 - phi**2) * plan.dev_vol * eps
-            growth = plan.dev_mu[t] + st.dem_x
-            room = np.clip(1.0 - st.dem_level / plan.dev_saturation, 0.0, 1.0)
+            st.dem_x = phi * st.dem_x + np.sqrt(1.0 - phi**2) * vol * eps
+            growth = plan.dev_mu[t][:, None] + st.dem_x
+            room = np.clip(1.0 - st.dem_level / plan.dev_saturation[:, None], 0.0, 1.0)
             growth = np.where(growth > 0, growth * room, growth)
             st.dem_level = st.dem_level * np.exp(growth / 4.0)
-        path = st.dem_level * plan.dev_multiplier * plan.shock_demand[t, plan.dev_firm]  # annual
+        shock = plan.shock_demand[t, plan.dev_firm][:, None]
         # sentiment reads the growth of the scenario's demand path, which a run's
         # ``demand_multiplier`` does not change (it scales levels, not growth)
-        demand = path.sum(axis=1)
-        latent = st.dem_level * st.dem_mult * plan.shock_demand[t, plan.dev_firm]
-        end[:, plan.dev_firm] = latent / 4.0 * alive[:, plan.dev_firm]
-    ai = plan.ai_share
-    non_loop = plan.non_loop_q[t] * ((1.0 - ai) + ai * st.sent_eff * plan.shock_non_loop[t]) * alive
-    rerent = np.zeros((P, F))
+        demand = (st.dem_level * plan.dev_multiplier[:, None] * shock).sum(axis=0)
+        end[plan.dev_firm] = st.dem_level * st.dem_mult * shock / 4.0 * alive[plan.dev_firm]
+    ai = plan.ai_share[:, None]
+    non_loop = plan.non_loop_q[t][:, None] * ((1.0 - ai) + ai * st.sent_eff
+                                              * plan.shock_non_loop[t][:, None]) * alive
     cc = plan.cc
-    if len(cc) and st.stranded.any():
-        rr = plan.scenario.rerent
+    rerent_cc = _rerent_cc(plan, st, t) if len(cc) else np.zeros((0, P))
+    rerent = np.zeros((F, P))
+    if rerent_cc.any():
         cloud, buyer = plan.payee[cc], plan.payer[cc]
-        base = st.stranded * plan.sched[cc, t] * alive[:, cloud]
-        spot = rr.spot_price * plan.shock_rerent[t, cloud]
-        got = base * spot * rr.utilisation
-        rerent = got @ plan.incidence(np.arange(len(cc)), cloud)
-        add_losses(st, np.maximum(base - got, 0.0), cloud, buyer, np.full(len(cc), 3, np.int64))
+        base = st.stranded * plan.sched[cc, t][:, None] * alive[cloud]
+        rerent = plan.incidence(np.arange(len(cc)), cloud) @ rerent_cc
+        add_losses(st, np.maximum(base - rerent_cc, 0.0), cloud, buyer,
+                   np.full(len(cc), 3, np.int64))
     led.from_world(end + non_loop + rerent, Account.equity)
 
     # 3. scheduled flows
-    A = np.zeros((P, E.n))
+    A = np.zeros((E.n, P))
     live = st.live
     if len(cc):
-        A[:, g["cc"]] = plan.sched[cc, t] * live[:, cc]
-        cap = plan.cc_capex[E.capex_cc, t] * E.capex_share * live[:, cc[E.capex_cc]]
+        A[g["cc"]] = plan.sched[cc, t][:, None] * live[cc]
+        cap = (plan.cc_capex[E.capex_cc, t] * E.capex_share)[:, None] * live[cc[E.capex_cc]]
         vendor = E.payee[g["capex"]]
-        firm_vendor = vendor < F
-        ok = np.ones((P, len(vendor)), bool)
-        ok[:, firm_vendor] = alive[:, vendor[firm_vendor]]
-        A[:, g["capex"]] = cap * ok
-        A[:, g["capex_twin"]] = (cap * ~ok)[:, firm_vendor]
+        to_firm = vendor < F
+        ok = np.ones((len(vendor), P), bool)
+        ok[to_firm] = alive[vendor[to_firm]]
+        A[g["capex"]] = cap * ok
+        A[g["capex_twin"]] = (cap * ~ok)[to_firm]
     if len(plan.cp):
-        A[:, g["cp"]] = plan.sched[plan.cp, t] * live[:, plan.cp]
-    items_due = np.zeros((P, 0), bool)
+        A[g["cp"]] = plan.sched[plan.cp, t][:, None] * live[plan.cp]
+    items_due = np.zeros((0, P), bool)
     if len(plan.eq):
-        if len(plan.cond_metric):
-            failing = (~st.cond_ok).astype(float) @ plan.item_cond
-        else:
-            failing = np.zeros((P, len(plan.item_amount)))
-        items_due = ((plan.item_at <= t) & ~st.item_paid & (failing == 0)
-                     & live[:, plan.item_contract])
-        A[:, g["eq"]] = (items_due * plan.item_amount) @ plan.item_to_eq
-    prin_sched = np.zeros((P, len(plan.ln)))
+        failing = plan.item_cond.T @ (~st.cond_ok).astype(float)
+        items_due = ((plan.item_at <= t)[:, None] & ~st.item_paid & (failing == 0)
+                     & live[plan.item_contract])
+        A[g["eq"]] = plan.item_to_eq @ (items_due * plan.item_amount[:, None])
+    prin_sched = np.zeros((len(plan.ln), P))
     maturing = prin_sched
     if len(plan.ln):
         ln = plan.ln
-        A[:, g["draw"]] = plan.sched[ln, t] * live[:, ln]
-        owing = alive[:, plan.payee[ln]]
-        interest = st.loan_out * plan.loan_rate(t) / 4.0 * owing
-        mat = plan.ln_maturity
-        linear = (t >= plan.ln_linear_from) & (t < plan.ln_maturity_full)
-        instal = st.loan_out / np.maximum(plan.ln_maturity_full - t + 1, 1)
-        prin = np.where(t == mat, st.loan_out, np.where(linear, instal, 0.0)) * owing
-        maturing = prin  # refinanced in the market like world debt (not when called)
+        A[g["draw"]] = plan.sched[ln, t][:, None] * live[ln]
+        owing = alive[plan.payee[ln]]
+        interest = st.loan_out * (plan.loan_rate(t) / 4.0)[:, None] * owing
+        linear = ((t >= plan.ln_linear_from) & (t < plan.ln_maturity_full))[:, None]
+        instal = st.loan_out / np.maximum(plan.ln_maturity_full - t + 1, 1)[:, None]
+        prin = np.where((t == plan.ln_maturity)[:, None], st.loan_out,
+                        np.where(linear, instal, 0.0)) * owing
+        maturing = np.where(st.loan_accel, 0.0, prin)  # refinanced like world debt (not if called)
         prin = np.where(st.loan_accel, st.loan_out * owing, prin)
-        maturing = np.where(st.loan_accel, 0.0, maturing)
         st.loan_accel &= False
         prin_sched = prin
         sold = st.loan_sold
-        A[:, g["interest"]] = interest * ~sold
-        A[:, g["interest_twin"]] = interest * sold
-        A[:, g["principal"]] = prin * ~sold
-        A[:, g["principal_twin"]] = prin * sold
+        A[g["interest"]] = interest * ~sold
+        A[g["interest_twin"]] = interest * sold
+        A[g["principal"]] = prin * ~sold
+        A[g["principal_twin"]] = prin * sold
     # world debt: interest, maturing principal (part rolls over), called LOI credit
     w_int = st.world_debt * st.world_rate / 4.0 * alive
-    w_sched = st.world_debt * plan.ladder * alive
+    w_sched = st.world_debt * plan.ladder[:, None] * alive
     w_prin = w_sched + st.called * alive
-    st.called = np.zeros((P, F))
+    st.called = np.zeros((F, P))
     roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
-    loop_due_in = (A * E.commercial) @ E.in_inc[:, :F]
+    inn = E.in_inc[:, :F] @ A
+    loop_due_in = plan.commercial_in @ A
     revenue_q = end + non_loop + rerent + loop_due_in
     mkt = _market(plan, st, t, stress, revenue_q)
     # maturing debt is refinanced by outside lenders: a share of the world ladder and
     # of book loans' scheduled principal (the book lender is repaid in full)
-    roll = (w_sched + maturing @ plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])) \
-        * roll_share[:, None]
-    raised = Raised.zeros(P, F)
+    roll = (w_sched + plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln]) @ maturing) \
+        * roll_share
+    raised = Raised.zeros(F, P)
     if roll.any():
         led.from_world(roll, Account.debt)
         add_world_debt(st, roll, mkt.new_rate)
         raised.debt += roll
-    opex = (plan.opex_fixed_q[t] + plan.opex_ratio * revenue_q) * alive
+    opex = (plan.opex_fixed_q[t][:, None] + plan.opex_ratio[:, None] * revenue_q) * alive
 
     # 3b. take-or-pay flex, then backstop calls
     wo = opex + w_int + w_prin
+    out = E.out_inc[:, :F] @ A
     if len(cc) and (plan.cc_take_or_pay < 1).any():
-        x = led[Account.cash] + A @ E.in_inc[:, :F] - A @ E.out_inc[:, :F] - wo
-        gap = np.maximum(plan.min_cash - x, 0.0) * alive
-        flexible = A[:, g["cc"]] * (1.0 - plan.cc_take_or_pay)
-        flex_f = flexible @ plan.incidence(np.arange(len(cc)), plan.payer[cc])
+        x = led[Account.cash] + inn - out - wo
+        gap = np.maximum(plan.min_cash[:, None] - x, 0.0) * alive
+        flexible = A[g["cc"]] * (1.0 - plan.cc_take_or_pay)[:, None]
+        buyers = plan.incidence(np.arange(len(cc)), plan.payer[cc])
+        flex_f = buyers @ flexible
         cut = np.divide(np.minimum(gap, flex_f), flex_f, out=np.zeros_like(gap), where=flex_f > 0)
-        A[:, g["cc"]] -= flexible * cut[:, plan.payer[cc]]
+        less = flexible * cut[plan.payer[cc]]
+        A[g["cc"]] -= less
+        out = out - buyers @ less
+        inn = inn - plan.incidence(np.arange(len(cc)), plan.payee[cc]) @ less
     if len(plan.bk):
-        A[:, g["bk"]] = _backstop_calls(plan, st, t, A, rerent_cc=_rerent_cc(plan, st, t))
+        calls = _backstop_calls(plan, st, t, A, rerent_cc)
+        A[g["bk"]] = calls
+        out = out + plan.incidence(plan.bk, plan.payer) @ calls
+        inn = inn + plan.incidence(plan.bk, plan.payee) @ calls
 
     # 4. funding waterfall
-    x = led[Account.cash] + A @ E.in_inc[:, :F] - A @ E.out_inc[:, :F] - wo
-    need = np.where(alive, np.maximum(plan.min_cash - x, 0.0), 0.0)
+    x = led[Account.cash] + inn - out - wo
+    need = np.where(alive, np.maximum(plan.min_cash[:, None] - x, 0.0), 0.0)
     deficit = np.where(alive, np.maximum(-x, 0.0), 0.0)
-    raised.add(waterfall(plan, st, need, deficit, mkt))
-    x = led[Account.cash] + A @ E.in_inc[:, :F] - A @ E.out_inc[:, :F] - wo
-    scale = np.abs(A) @ E.out_inc[:, :F] + wo + np.abs(led[Account.cash])
-    short = alive & (x < -(1e-9 * scale + 1e-3))
+    got = waterfall(plan, st, need, deficit, mkt)
+    raised.add(got)
+    x = x + got.total
+    short = alive & (x < -(1e-9 * (out + wo + np.abs(led[Account.cash])) + 1e-3))
 
     # 5. clearing and cascades
-    cl = Claims(A=A, opex=opex, w_int=w_int, w_prin=w_prin, w_accel=np.zeros((P, F)),
+    cl = Claims(A=A, opex=opex, w_int=w_int, w_prin=w_prin, w_accel=np.zeros((F, P)),
                 prin_sched=prin_sched)
     r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised)
+    any_default = bool(Dnew.any())
     A = cl.A
-    rp = r[:, E.payer]
-    paid = A * rp
-    Dp = np.concatenate([Dnew, np.zeros((P, 1), bool)], axis=1)[:, E.payer]
+    if any_default:
+        paid = A * r[E.payer]
+        Dp = np.concatenate([Dnew, np.zeros((1, P), bool)])[E.payer]
+    else:
+        paid = A
+        Dp = None
     _post_edges(plan, st, t, paid, Dp)
-    rf = r[:, :F]
-    led.to_world(opex * rf, Account.equity)
-    led.to_world(w_int * rf, Account.equity)
-    w_paid = (w_prin + cl.w_accel) * rf
+    rf = r[:F]
+    w_paid = w_prin + cl.w_accel
+    if any_default:
+        led.to_world((opex + w_int) * rf, Account.equity)
+        w_paid = w_paid * rf
+    else:
+        led.to_world(opex + w_int, Account.equity)
     led.to_world(w_paid, Account.debt)
     st.world_debt = np.maximum(st.world_debt - w_paid, 0.0)
     st.loi_debt = np.minimum(st.loi_debt, st.world_debt)
     # losses on unpaid claims
-    if Dnew.any():
+    if any_default:
         edge_losses(plan, st, A, r)
         add_losses(st, cl.world * (1.0 - rf), np.full(F, F, np.int64), np.arange(F),
                    np.zeros(F, np.int64))
-        claims = A @ E.out_inc[:, :F] + cl.world
+        claims = E.out_inc[:, :F] @ A + cl.world
         ev.add(t, "default", claims * Dnew, firm=np.arange(F), mask=Dnew, round_=rounds)
-        inflow = paid @ E.in_inc[:, :F]
-        settle_defaults(plan, st, t, Dnew, r, inflow, ev)
+        settle_defaults(plan, st, t, Dnew, r, E.in_inc[:, :F] @ paid, ev)
     if len(plan.eq):
-        paid_items = items_due & ~Dnew[:, plan.payer[plan.item_contract]]
-        ev.add(t, "tranche_paid", paid_items * plan.item_amount, firm=plan.payer[plan.item_contract],
-               counterparty=plan.payee[plan.item_contract], mask=paid_items)
+        if ev.enabled:
+            paid_items = items_due & ~Dnew[plan.payer[plan.item_contract]]
+            ev.add(t, "tranche_paid", paid_items * plan.item_amount[:, None],
+                   firm=plan.payer[plan.item_contract],
+                   counterparty=plan.payee[plan.item_contract], mask=paid_items)
         st.item_paid |= items_due
-    for name in SOURCES:
-        ev.add(t, f"funding_{name}", getattr(raised, name), firm=np.arange(F),
-               counterparty=np.full(F, F))
+    if ev.enabled:
+        for name in SOURCES:
+            ev.add(t, f"funding_{name}", getattr(raised, name), firm=np.arange(F),
+                   counterparty=np.full(F, F))
 
     # 6. valuation
     dep = depreciate(plan, st, t)
-    got = (paid * E.commercial) @ E.in_inc[:, :F]
-    revenue = end + non_loop + rerent + got
-    revalue(plan, st, t, revenue, demand, Dnew, dr.price[:, t])
+    got_loop = plan.commercial_in @ paid
+    revenue = end + non_loop + rerent + got_loop
+    revalue(plan, st, t, revenue, demand, Dnew, dr.price[t])
     mark(plan, st, t)
 
     # 7. milestones, warrant expiry
     evaluate_milestones(plan, st, t, end, ev)
     if len(plan.wt_shares):
         k = plan.wt_warrant
-        expiring = (plan.wr_expiry[k] == t) & st.wt_vested & (st.wt_val > 0)
+        expiring = (plan.wr_expiry[k] == t)[:, None] & st.wt_vested & (st.wt_val > 0)
         if expiring.any():
             net = exercise_warrants(plan, st, expiring.astype(float))
             w = plan.wr[k]
             ev.add(t, "warrant_exercised", net, firm=plan.payee[w], counterparty=plan.payer[w],
                    mask=expiring)
-        st.wt_left = np.where(plan.wr_expiry[k] == t, 0.0, st.wt_left)
-        st.wt_val = np.where(plan.wr_expiry[k] == t, 0.0, st.wt_val)
+        ends = (plan.wr_expiry[k] == t)[:, None]
+        st.wt_left = np.where(ends, 0.0, st.wt_left)
+        st.wt_val = np.where(ends, 0.0, st.wt_val)
 
     # 8. flows for the record
-    C = plan.C
-    due = np.zeros((P, C))
-    pd_ = np.zeros((P, C))
-    due_r = np.zeros((P, C))
-    pd_r = np.zeros((P, C))
-    fwd = E.forward
-    cols = E.contract
-    np.add.at(due.T, cols[fwd], A[:, fwd].T)
-    np.add.at(pd_.T, cols[fwd], paid[:, fwd].T)
-    rev = E.reverse
-    np.add.at(due_r.T, cols[rev], A[:, rev].T)
-    np.add.at(pd_r.T, cols[rev], paid[:, rev].T)
-    capex_legs = plan.capex_edges
-    capex = (paid * capex_legs) @ E.out_inc[:, :F]
-    committed = E.committed
-    to_firm = E.payee < F
+    out_f = E.out_inc[:, :F]
     if len(plan.ln):
-        interest_due = A[:, g["interest"]] + A[:, g["interest_twin"]]
-        interest_due = interest_due @ plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
-        prin_due = prin_sched @ plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
+        b_inc = plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
+        interest_due = b_inc @ (cl.A[g["interest"]] + cl.A[g["interest_twin"]])
+        prin_due = b_inc @ prin_sched
     else:
-        interest_due = np.zeros((P, F))
-        prin_due = np.zeros((P, F))
+        interest_due = prin_due = np.zeros((F, P))
     return Quarter(
-        revenue_end=end, revenue_loop=got, revenue_non_loop=non_loop + rerent,
-        revenue_rerent=rerent, opex=opex, capex=capex, depreciation=dep,
+        revenue_end=end, revenue_loop=got_loop, revenue_non_loop=non_loop + rerent,
+        revenue_rerent=rerent, opex=opex, capex=plan.capex_out @ paid, depreciation=dep,
         interest_due=interest_due + w_int, principal_due=prin_due + w_prin,
-        commitments_due=(A * committed) @ E.out_inc[:, :F],
-        paid_out_loop=(paid * to_firm) @ E.out_inc[:, :F], raised=raised,
-        due=due, paid=pd_, due_reverse=due_r, paid_reverse=pd_r,
+        commitments_due=plan.committed_out @ A,
+        paid_out_loop=plan.to_firm_out @ paid, raised=raised,
         world_cash_change=led.world_cash - world_start,
-        cash_change=led[Account.cash] - cash_start,
+        cash_change=led[Account.cash] - cash_start, A=A, paid=paid,
     )
 
 
 def _rerent_cc(plan: Plan, st: State, t: int) -> F64:
-    """Re-rent revenue of each stranded commitment this quarter (P, n_cc)."""
+    """Re-rent revenue of each stranded commitment this quarter (n_cc, P)."""
     rr = plan.scenario.rerent
     cloud = plan.payee[plan.cc]
-    return (st.stranded * plan.sched[plan.cc, t] * st.alive[:, cloud]
-            * rr.spot_price * plan.shock_rerent[t, cloud] * rr.utilisation)
-
-
-def _backstop_calls(plan: Plan, st: State, t: int, A: F64, rerent_cc: F64) -> F64:
-    """What each backstop owes this quarter (P, n_bk): the shortfall below its threshold."""
-    g = plan.edges.groups
-    cc = plan.cc
-    paid_cc = A[:, g["cc"]] if len(cc) else np.zeros((st.P, 0))
-    capacity = (st.live[:, cc] | (st.stranded > 0)) * plan.sched[cc, t] if len(cc) else paid_cc
-    used = paid_cc + rerent_cc
-    out = np.zeros((st.P, len(plan.bk)))
-    for k, i in enumerate(plan.bk):
-        j = plan.bk_covers[k]
-        if j >= 0:
-            base, got = capacity[:, j], used[:, j]
-        else:
-            mine = plan.payee[cc] == plan.payee[i]
-            base, got = capacity[:, mine].sum(axis=1), used[:, mine].sum(axis=1)
-        gap = np.maximum(plan.bk_threshold[k] * base - got, 0.0)
-        active = st.live[:, i] & (plan.bk_start[k] <= t) & (t <= plan.bk_end[k])
-        out[:, k] = np.minimum(gap, st.bk_left[:, k]) * active
+    price = (plan.sched[plan.cc, t] * rr.spot_price * plan.shock_rerent[t, cloud]
+             * rr.utilisation)[:, None]
+    out: F64 = st.stranded * st.alive[cloud] * price
     return out
 
 
-def _post_edges(plan: Plan, st: State, t: int, paid: F64, payer_default: B8) -> None:
+def _backstop_calls(plan: Plan, st: State, t: int, A: F64, rerent_cc: F64) -> F64:
+    """What each backstop owes this quarter (n_bk, P): the shortfall below its threshold."""
+    g = plan.edges.groups
+    cc = plan.cc
+    P = st.P
+    paid_cc = A[g["cc"]]
+    capacity = (st.live[cc] | (st.stranded > 0)) * plan.sched[cc, t][:, None]
+    used = paid_cc + rerent_cc
+    out = np.zeros((len(plan.bk), P))
+    for k, i in enumerate(plan.bk):
+        j = plan.bk_covers[k]
+        if j >= 0:
+            base, got = capacity[j], used[j]
+        else:
+            mine = plan.payee[cc] == plan.payee[i]
+            base, got = capacity[mine].sum(axis=0), used[mine].sum(axis=0)
+        gap = np.maximum(plan.bk_threshold[k] * base - got, 0.0)
+        active = st.live[i] & (plan.bk_start[k] <= t) & (t <= plan.bk_end[k])
+        out[k] = np.minimum(gap, st.bk_left[k]) * active
+    return out
+
+
+def _post_edges(plan: Plan, st: State, t: int, paid: F64, payer_default: B8 | None) -> None:
     """Post the quarter's payments, group by group, with each side's other account."""
     led = st.ledger
     E = plan.edges
@@ -413,8 +420,8 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, payer_default: B8) -> 
     def tr(name: str, payer_leg: Account, payee_leg: Account) -> F64:
         s = g[name]
         if s.stop == s.start:
-            return np.zeros((st.P, 0))
-        amt = paid[:, s]
+            return np.zeros((0, st.P))
+        amt = paid[s]
         led.transfer(amt, E.out_inc[s], E.in_inc[s], payer_leg, payee_leg)
         return amt
 
@@ -422,12 +429,16 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, payer_default: B8) -> 
         """Defaulters pay claims for undelivered goods: an expense, not an asset."""
         s = g[name]
         if s.stop == s.start:
-            return np.zeros((st.P, 0))
-        amt = paid[:, s]
-        dflt = payer_default[:, s]
+            return np.zeros((0, st.P))
+        amt = paid[s]
+        if payer_default is None:
+            led.transfer(amt, E.out_inc[s], E.in_inc[s], payer_leg, payee_leg)
+            return amt
+        dflt = payer_default[s]
         led.transfer(amt * ~dflt, E.out_inc[s], E.in_inc[s], payer_leg, payee_leg)
         led.transfer(amt * dflt, E.out_inc[s], E.in_inc[s], Acc.equity, payee_leg)
-        return amt * ~dflt
+        out: F64 = amt * ~dflt
+        return out
 
     tr("cc", Acc.equity, Acc.equity)
     cap = tr_split("capex", Acc.compute, Acc.equity)
@@ -445,48 +456,39 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, payer_default: B8) -> 
     tr("penalty", Acc.equity, Acc.equity)
     cc = plan.cc
     if len(cc):
-        st.cum_paid[:, cc] += paid[:, g["cc"]]
-        spent = np.zeros((st.P, F))
-        cloud_inc = E.out_inc[g["capex"], :F]
-        spent += cap @ cloud_inc
-        if cap_t.shape[1]:
-            spent += cap_t @ E.out_inc[g["capex_twin"], :F]
+        st.cum_paid[cc] += paid[g["cc"]]
+        spent = E.out_inc[g["capex"], :F] @ cap
+        if cap_t.shape[0]:
+            spent += E.out_inc[g["capex_twin"], :F] @ cap_t
         if spent.any():
-            add_vintage(st, t, spent, _per_firm_life(plan))
+            add_vintage(st, t, spent, plan.life0_q)
     if len(plan.cp):
-        st.cum_paid[:, plan.cp] += paid[:, g["cp"]]
-        for life in np.unique(plan.cp_life_q):
-            sel = plan.cp_life_q == life
-            amount = cp[:, sel] @ plan.incidence(plan.cp[sel], plan.payer)
+        st.cum_paid[plan.cp] += paid[g["cp"]]
+        for life, sel in plan.cp_life_groups:
+            amount = plan.incidence(plan.cp[sel], plan.payer) @ cp[sel]
             if amount.any():
-                add_vintage(st, t, amount, float(life))
+                add_vintage(st, t, amount, np.full(F, life))
     if len(plan.eq):
-        st.cum_paid[:, plan.eq] += eq
+        st.cum_paid[plan.eq] += eq
         _issue_stakes(plan, st, eq)
     if len(plan.ln):
-        st.loan_out = st.loan_out + draw - pr - pr_t - ac - ac_t
-        st.loan_out = np.maximum(st.loan_out, 0.0)
-        st.cum_paid[:, plan.ln] += draw
+        st.loan_out = np.maximum(st.loan_out + draw - pr - pr_t - ac - ac_t, 0.0)
+        st.cum_paid[plan.ln] += draw
     if len(plan.bk):
         st.bk_left = st.bk_left - bk
-        st.cum_paid[:, plan.bk] += bk
-
-
-def _per_firm_life(plan: Plan) -> F64:
-    """Useful life (quarters) of build-out capex, per cloud (its own compute life)."""
-    return np.maximum(np.rint(plan.life0_q), 1.0)
+        st.cum_paid[plan.bk] += bk
 
 
 def _issue_stakes(plan: Plan, st: State, paid: F64) -> None:
-    """Investees issue units for equity tranches paid (P, n_eq), at post-money or market price."""
+    """Investees issue units for equity tranches paid (n_eq, P), at post-money or market price."""
     if not paid.any():
         return
     tee = plan.payee[plan.eq]
-    units = st.units[:, tee]
-    pm = plan.eq_post_money
-    pre = np.where(np.isnan(pm), st.mv[:, tee], pm - paid)
+    units = st.units[tee]
+    pm = plan.eq_post_money[:, None]
+    pre = np.where(np.isnan(pm), st.mv[tee], pm - paid)
     pre = np.where(pre > 0, pre, np.maximum(paid, 1.0))
     new_units = paid * units / pre
     st.stake_units = st.stake_units + new_units
     st.stake_val = st.stake_val + paid
-    st.units = st.units + new_units @ plan.incidence(np.arange(len(plan.eq)), plan.payee[plan.eq])
+    st.units = st.units + plan.incidence(np.arange(len(plan.eq)), tee) @ new_units

@@ -50,27 +50,23 @@ F64 = NDArray[np.float64]
 
 
 def depreciate(plan: Plan, st: State, t: int) -> F64:
-    """Straight-line depreciation of every vintage of compute; returns it (P, F)."""
-    st.dep_rate = st.dep_rate + st.dep_change[:, :, t]
+    """Straight-line depreciation of every vintage of compute; returns it (F, P)."""
+    st.dep_rate = st.dep_rate + st.dep_change[t]
     dep = np.clip(np.minimum(st.dep_rate, st.ledger[Account.compute]), 0.0, None) * st.alive
     st.ledger.post(dep, Account.equity, Account.compute)
     return dep
 
 
-def add_vintage(st: State, t: int, amount: F64, life_q: float | F64) -> None:
-    """Start depreciating ``amount`` (P, F) bought in quarter ``t`` over ``life_q`` quarters."""
+def add_vintage(st: State, t: int, amount: F64, life_q: F64) -> None:
+    """Start depreciating ``amount`` (F, P) bought in quarter ``t`` over ``life_q`` (F,) quarters."""
     life = np.maximum(np.rint(np.asarray(life_q, float)), 1.0)
-    per = amount / life
-    Q1 = st.dep_change.shape[2]
+    per = amount / life[:, None]
+    Q1 = st.dep_change.shape[0]
     if t + 1 < Q1:
-        st.dep_change[:, :, t + 1] += per
+        st.dep_change[t + 1] += per
     end = t + 1 + life.astype(np.int64)
-    if np.ndim(end) == 0:
-        if int(end) < Q1:
-            st.dep_change[:, :, int(end)] -= per
-        return
-    for f in np.nonzero((end < Q1) & (per != 0).any(axis=0))[0]:
-        st.dep_change[:, f, end[f]] -= per[:, f]
+    for f in np.flatnonzero((end < Q1) & per.any(axis=1)):
+        st.dep_change[end[f], f] -= per[f]
 
 
 def revalue(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
@@ -79,39 +75,40 @@ def revalue(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
 
     Parameters
     ----------
-    revenue : ndarray, shape (P, F)
+    revenue : ndarray, shape (F, P)
         Revenue this quarter (end customers, network, non-loop), USD.
     demand : ndarray, shape (P,)
-        Aggregate end demand (annual USD, latent: whether or not developers survive).
-    newly_defaulted : ndarray of bool, shape (P, F)
-    z_price : ndarray, shape (P, F)
+        Aggregate end demand of the scenario's path (annual USD).
+    newly_defaulted : ndarray of bool, shape (F, P)
+    z_price : ndarray, shape (F, P)
         Standard normal shocks of the idiosyncratic value deviation.
     """
     eqm = plan.scenario.equity
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g_dem = np.where((demand > 0) & (st.demand_prev > 0),
-                         4.0 * np.log(np.maximum(demand, 1.0) / np.maximum(st.demand_prev, 1.0)), 0.0)
     has_demand = (demand > 0) & (st.demand_prev > 0)
+    g_dem = np.where(has_demand, 4.0 * np.log(np.maximum(demand, 1.0)
+                                              / np.maximum(st.demand_prev, 1.0)), 0.0)
     st.demand_prev = demand
-    hit = (newly_defaulted * plan.core_weight).sum(axis=1)
+    hit = plan.core_weight @ newly_defaulted
     s = st.sentiment
     s = s + eqm.sentiment_reversion * (1.0 - s)
     s = s + eqm.sentiment_growth * np.where(has_demand, g_dem - plan.expectation[t], 0.0) / 4.0
     s = s - eqm.sentiment_default * hit
     st.sentiment = np.clip(s, eqm.sentiment_floor, 5.0)
-    st.sent_eff = st.sentiment[:, None] * plan.shock_equity[t]
+    st.sent_eff = plan.shock_equity[t][:, None] * st.sentiment
 
     g_obs = 4.0 * np.log(np.maximum(revenue, 1.0) / np.maximum(st.rev_prev, 1.0))
     st.ghat = st.ghat + 0.25 * (np.clip(g_obs, -2.0, 4.0) - st.ghat)
     st.rev_prev = revenue
     if eqm.price_volatility > 0:
-        st.eta = np.where(plan.has_shares, 0.9 * st.eta + 0.5 * eqm.price_volatility * z_price, 0.0)
+        st.eta = np.where(plan.has_shares[:, None], 0.9 * st.eta
+                          + 0.5 * eqm.price_volatility * z_price, 0.0)
     fundamental = _multiple(eqm.revenue_multiple, eqm.growth_premium, st.ghat) * 4.0 * revenue
-    market = (plan.value_premium + plan.value_scale * fundamental) * st.sent_eff * np.exp(st.eta)
+    market = (plan.value_premium[:, None] + plan.value_scale[:, None] * fundamental) \
+        * st.sent_eff * np.exp(st.eta)
     book = np.maximum(st.ledger[Account.equity], 0.0)
-    mv = np.where(plan.by_book, book, market)
+    mv = np.where(plan.by_book[:, None], book, market)
     st.mv = np.where(st.alive, mv, 0.0)
-    st.price = np.where(plan.has_shares & st.alive,
+    st.price = np.where(plan.has_shares[:, None] & st.alive,
                         np.divide(st.mv, st.units, out=np.zeros_like(st.mv), where=st.units > 0), 0.0)
 
 
@@ -121,53 +118,47 @@ def mark(plan: Plan, st: State, t: int) -> None:
     eq = plan.eq
     if len(eq):
         tee = plan.payee[eq]
-        live = st.alive[:, tee] & st.alive[:, plan.payer[eq]]
-        new = np.where(live, np.divide(st.stake_units, st.units[:, tee],
-                                       out=np.zeros_like(st.stake_units),
-                                       where=st.units[:, tee] > 0) * st.mv[:, tee], st.stake_val)
-        delta = new - st.stake_val
-        led.post(delta @ plan.incidence(np.arange(len(eq)), plan.payer[eq]),
+        live = st.alive[tee] & st.alive[plan.payer[eq]]
+        units = st.units[tee]
+        new = np.where(live, np.divide(st.stake_units, units, out=np.zeros_like(st.stake_units),
+                                       where=units > 0) * st.mv[tee], st.stake_val)
+        led.post(plan.incidence(np.arange(len(eq)), plan.payer[eq]) @ (new - st.stake_val),
                  Account.stakes, Account.equity)
         st.stake_val = new
     if len(plan.wt_shares):
         k = plan.wt_warrant
         w = plan.wr[k]
         issuer, holder = plan.payer[w], plan.payee[w]
-        live = st.alive[:, issuer] & st.alive[:, holder] & (t <= plan.wr_expiry[k])
+        live = st.alive[issuer] & st.alive[holder] & (t <= plan.wr_expiry[k])[:, None]
         new = np.where(live, st.wt_left * st.wt_vested
-                       * np.maximum(st.price[:, issuer] - plan.wr_strike[k], 0.0), st.wt_val)
+                       * np.maximum(st.price[issuer] - plan.wr_strike[k][:, None], 0.0), st.wt_val)
         delta = new - st.wt_val
-        led.post(delta @ plan.incidence(k, plan.payee[plan.wr]), Account.warrants, Account.equity)
-        led.post(delta @ plan.incidence(k, plan.payer[plan.wr]), Account.equity,
+        led.post(plan.incidence(k, plan.payee[plan.wr]) @ delta, Account.warrants, Account.equity)
+        led.post(plan.incidence(k, plan.payer[plan.wr]) @ delta, Account.equity,
                  Account.warrant_liability)
         st.wt_val = new
 
 
 def metrics(plan: Plan, st: State, end_rev: F64) -> F64:
-    """Value of every milestone metric (P, K): GW, share price or annual end revenue."""
-    K = len(plan.cond_metric)
-    share = np.divide(st.cum_paid, plan.amount, out=np.zeros_like(st.cum_paid),
-                      where=plan.amount > 0)
-    gw = share @ plan.gw_cond
-    out = np.where(plan.cond_metric <= 1, gw, 0.0) if K else np.zeros((st.P, 0))
+    """Value of every milestone metric (K, P): GW, share price or annual end revenue."""
+    share = st.cum_paid * plan.inv_amount[:, None]
+    out = plan.gw_cond @ share
+    metric = plan.cond_metric[:, None]
     f = plan.cond_firm
-    out = np.where(plan.cond_metric == 2, st.price[:, f], out)
-    out = np.where(plan.cond_metric == 3, 4.0 * end_rev[:, f], out)
+    out = np.where(metric == 2, st.price[f], out)
+    out = np.where(metric == 3, 4.0 * end_rev[f], out)
     return out
 
 
 def evaluate_milestones(plan: Plan, st: State, t: int, end_rev: F64, ev: EventLog) -> None:
-    """Update condition flags, vest warrant tranches, exercise at expiry."""
-    if not len(plan.cond_metric) and not len(plan.wt_shares):
-        return
+    """Update condition flags, vest warrant tranches."""
     if len(plan.cond_metric):
-        st.cond_ok = metrics(plan, st, end_rev) >= plan.cond_threshold
+        st.cond_ok = metrics(plan, st, end_rev) >= plan.cond_threshold[:, None]
     if len(plan.wt_shares):
         k = plan.wt_warrant
         w = plan.wr[k]
-        failing = (~st.cond_ok).astype(float) @ plan.wt_cond if len(plan.cond_metric) else \
-            np.zeros((st.P, len(k)))
-        ok = (failing == 0) & st.live[:, w] & (t <= plan.wr_expiry[k])
+        failing = plan.wt_cond.T @ (~st.cond_ok).astype(float)
+        ok = (failing == 0) & st.live[w] & (t <= plan.wr_expiry[k])[:, None]
         new = ok & ~st.wt_vested & (st.wt_left > 0)
         st.wt_vested |= ok
         ev.add(t, "warrant_vested", st.wt_left * new, firm=plan.payee[w], counterparty=plan.payer[w],
