@@ -62,7 +62,7 @@ def test_report_is_self_contained_with_every_section(run_dir: Path) -> None:
     assert parser.sections == list(SECTION_IDS)
     assert all(not s.get("src") for s in parser.scripts), "no external scripts (offline, no CDN)"
     assert not parser.links
-    assert "cdn.plot.ly" not in text and "https://cdn" not in text
+    assert "<script src=" not in text.replace(" ", "")  # plotly.js itself mentions its CDN in comments
     assert parser.plots >= 8
     assert "Plotly.newPlot" in text
 
