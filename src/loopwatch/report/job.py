@@ -307,7 +307,8 @@ def build_summary(*, book: Any, deal_book: dict[str, Any], scenario_names: list[
         "default_probability": dp,
         "expected_loss": el,
         "break_even": be.to_dict(),
-        "amplification": amp.to_dict(),
+        "amplification": {"factors": {str(m): amp.factor(str(m)) for m in amp.table.index},
+                          **amp.to_dict()},
         "loi_leverage": {k: v for k, v in loi.to_dict().items() if k not in ("loans", "lois", "outstanding")},
         "warrants": [{k: v for k, v in w.to_dict().items() if k != "tranches"} for w in warrants],
     }
