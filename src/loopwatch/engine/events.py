@@ -54,6 +54,14 @@ class EventLog:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self._rows: list[dict[str, NDArray[np.generic]]] = []
+        self._cols: NDArray[np.int64] | None = None  # local → chunk path index
+
+    def on(self, cols: NDArray[np.int64]) -> EventLog:
+        """A view that records into this log, for a sub-state holding paths ``cols``."""
+        view = EventLog(self.enabled)
+        view._rows = self._rows
+        view._cols = cols if self._cols is None else self._cols[cols]
+        return view
 
     def add(self, t: int, event: str, amount: NDArray[np.float64], *, firm: NDArray[np.int64],
             counterparty: NDArray[np.int64] | None = None,
@@ -76,14 +84,18 @@ class EventLog:
         if not hit.any():
             return
         k, p = np.nonzero(hit)
+        path = p.astype(np.int64) if self._cols is None else self._cols[p]
         self._rows.append({
-            "path": p.astype(np.int64), "period": np.full(len(p), t, np.int64),
+            "path": path, "period": np.full(len(p), t, np.int64),
             "firm": np.asarray(firm)[k], "event": np.full(len(p), _CODE[event], np.int64),
             "amount": amount[k, p].astype(float),
             "counterparty": (np.full(len(k), -1, np.int64) if counterparty is None
                              else np.asarray(counterparty)[k]),
             "round": np.zeros(len(p), np.int64) if round_ is None else round_[k, p],
         })
+
+    def __len__(self) -> int:
+        return sum(len(r["path"]) for r in self._rows)
 
     def frame(self, periods: list[str], firms: list[str], offset: int = 0) -> pd.DataFrame:
         """The events as a tidy table, paths shifted by ``offset``."""

@@ -63,6 +63,11 @@ class Market:
     new_rate: F64
     facility_rate: F64
 
+    def take(self, cols: NDArray[np.int64]) -> Market:
+        """The conditions of paths ``cols`` only."""
+        return Market(*(getattr(self, f)[:, cols] for f in
+                        ("collateral", "loi_share", "debt_cap", "new_rate", "facility_rate")))
+
 
 @dataclass
 class Raised:
@@ -81,6 +86,11 @@ class Raised:
     def add(self, other: Raised) -> None:
         for name in SOURCES:
             getattr(self, name).__iadd__(getattr(other, name))
+
+    def put(self, cols: NDArray[np.int64], other: Raised) -> None:
+        """Add what paths ``cols`` raised (``other`` holds only those paths)."""
+        for name in SOURCES:
+            getattr(self, name)[:, cols] += getattr(other, name)
 
     @property
     def total(self) -> F64:

@@ -25,12 +25,44 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
 from numpy.typing import NDArray
 
-__all__ = ["Sum", "Weighted"]
+__all__ = ["Sum", "Weighted", "cached_sum"]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+
+
+_SUMS: dict[tuple[bytes, int], "Sum"] = {}
+
+
+def cached_sum(target: I64, n: int) -> Sum:
+    """A :class:`Sum` for ``(target, n)``, built once per process (small LRU-free cache)."""
+    t = np.asarray(target, np.int64)
+    key = (t.tobytes(), int(n))
+    hit = _SUMS.get(key)
+    if hit is None:
+        if len(_SUMS) > 4096:
+            _SUMS.clear()
+        hit = _SUMS[key] = Sum(t, n)
+    return hit
+
+
+def _spmm(m: sp.csr_matrix, A: F64) -> F64:
+    """``m @ A`` for a CSR ``m`` (n, k) and a dense ``A`` (k, P), straight into SciPy's kernel.
+
+    The kernel adds, for each output row, the input rows of its entries in
+    index order (deterministic). Calling it directly skips SciPy's per-call
+    checks, which cost more than the product itself on the engine's sizes.
+    """
+    n, k = m.shape
+    P = A.shape[1] if A.ndim == 2 else 1
+    out = np.zeros((n, P))
+    if m.nnz:
+        X = np.ascontiguousarray(A, dtype=np.float64)
+        _csr_matvecs(n, k, P, m.indptr, m.indices, m.data, X.ravel(), out.ravel())
+    return out
 
 
 class Sum:
@@ -53,14 +85,23 @@ class Sum:
         w = np.ones(len(keep)) if weight is None else np.asarray(weight, float)[keep]
         self.matrix = sp.csr_matrix((w, (target[keep], keep)), shape=(self.n, self.k))
         self.matrix.sort_indices()
+        self._compact()
         self._cache: dict[tuple[int | None, int | None, int | None, int], Sum] = {}
+
+    def _compact(self) -> None:
+        """The targets that receive anything, and the matrix restricted to them."""
+        self.used = np.flatnonzero(np.diff(self.matrix.indptr) > 0)
+        self.compact = self.matrix[self.used]
+        self.compact.sort_indices()
+
+    def add_into(self, out: F64, A: F64) -> None:
+        """``out += self @ A`` touching only the targets that receive anything."""
+        if len(self.used):
+            out[self.used] += _spmm(self.compact, A)
 
     def __matmul__(self, A: F64) -> F64:
         """Totals (n, P) of ``A`` (k, P)."""
-        if self.k == 0:
-            return np.zeros((self.n,) + A.shape[1:])
-        out: F64 = self.matrix @ np.ascontiguousarray(A)
-        return out
+        return _spmm(self.matrix, A)
 
     __call__ = __matmul__
 
@@ -83,6 +124,7 @@ class Weighted(Sum):
         self.target, self.k, self.n = col, int(k), int(n)
         self.matrix = sp.csr_matrix((np.asarray(weight, float), (col, row)), shape=(self.n, self.k))
         self.matrix.sort_indices()
+        self._compact()
         self._cache = {}
 
     @classmethod

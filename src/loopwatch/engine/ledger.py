@@ -55,9 +55,6 @@ class Account(IntEnum):
     equity = 8
 
 
-_ASSET = np.array([1, 1, 1, 1, 1, 1, -1, -1, -1], float)
-
-
 class Ledger:
     """Balance sheets of ``F`` firms on ``P`` paths, plus the world's cash.
 
@@ -107,8 +104,9 @@ class Ledger:
         """
         if debit == credit:
             return
-        self.bal[debit] += _ASSET[debit] * amount
-        self.bal[credit] -= _ASSET[credit] * amount
+        d, c = self.bal[debit], self.bal[credit]
+        (np.add if debit < Account.debt else np.subtract)(d, amount, out=d)
+        (np.subtract if credit < Account.debt else np.add)(c, amount, out=c)
 
     def transfer(self, amount: F64, out_inc: Sum, in_inc: Sum, payer_leg: Account,
                  payee_leg: Account) -> tuple[F64, F64]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from loopwatch.engine.incidence import Sum
+from loopwatch.engine.incidence import cached_sum
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Plan
 from loopwatch.engine.state import State
@@ -98,7 +98,7 @@ def _outstanding(plan: Plan, st: State, q: Quarter) -> F64:
     out[plan.ln] = st.loan_out
     out[plan.eq] = st.stake_val
     if len(plan.wr):
-        out += Sum(plan.wr[plan.wt_warrant], plan.C) @ st.wt_val
+        out += cached_sum(plan.wr[plan.wt_warrant], plan.C) @ st.wt_val
     return out
 
 

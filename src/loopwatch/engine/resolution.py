@@ -47,7 +47,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import Market, Raised, waterfall
-from loopwatch.engine.incidence import Sum
+from loopwatch.engine.incidence import cached_sum
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Kind, Plan
 from loopwatch.engine.state import State
@@ -109,7 +109,7 @@ def clear(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
     """
     F, S = estate.shape
     inside = (payer < F) & (payee < F)
-    pairs = Sum(np.where(inside, payee * F + payer, -1), F * F)
+    pairs = cached_sum(np.where(inside, payee * F + payer, -1), F * F)
     M = np.ascontiguousarray((pairs @ A).T).reshape(S, F, F)  # M[s, i, j]: j owes i
     e, c, dflt = estate.T, claims.T, default.T
     r = np.ones((S, F))
@@ -300,10 +300,11 @@ def add_losses(st: State, amount: F64, sufferer: I64, counterparty: I64, mechani
     """
     F = st.world_losses.shape[0]
     firm = sufferer < F
-    st.losses += Sum(np.where(firm, sufferer * (F + 1) + counterparty, -1), F * (F + 1)) @ amount
-    st.loss_mech += Sum(np.where(firm, sufferer * 4 + mechanism, -1), F * 4) @ amount
+    cached_sum(np.where(firm, sufferer * (F + 1) + counterparty, -1), F * (F + 1)).add_into(
+        st.losses, amount)
+    cached_sum(np.where(firm, sufferer * 4 + mechanism, -1), F * 4).add_into(st.loss_mech, amount)
     if (~firm).any():
-        st.world_losses += Sum(np.where(firm, -1, counterparty), F) @ amount
+        cached_sum(np.where(firm, -1, counterparty), F).add_into(st.world_losses, amount)
 
 
 def edge_losses(plan: Plan, st: State, A: F64, r: F64) -> None:
@@ -363,8 +364,7 @@ def settle_defaults(plan: Plan, st: State, t: int, D: B8, r: F64, inflow: F64,
         bal = led[acct] * Df
         led.from_world(a * bal, acct)
         led.post((1 - a) * bal, Account.equity, acct)
-    st.dep_rate = st.dep_rate * ~D
-    st.dep_change = st.dep_change * ~D
+    st.dep_rate = st.dep_rate * ~D  # (its scheduled changes are cleared by the caller)
     if len(eq):
         held = D[plan.payer[eq]] & st.alive[plan.payee[eq]]
         val = st.stake_val * held

@@ -101,3 +101,44 @@ class State:
         self.losses = np.zeros((F * (F + 1), P))
         self.loss_mech = np.zeros((F * 4, P))
         self.world_losses = np.zeros((F, P))
+
+    #: Arrays default resolution reads or writes (everything else stays out of a sub-state).
+    RESOLUTION = ("alive", "default_t", "live", "open", "loan_out", "loan_sold", "loan_accel",
+                  "stake_val", "stake_units", "units", "wt_val", "wt_left", "wt_vested",
+                  "world_debt", "world_rate", "loi_debt", "called", "facility", "mv", "price",
+                  "issued", "dep_rate", "stranded")
+    #: Accumulators a sub-state starts at zero and adds back.
+    ACCUMULATORS = ("losses", "loss_mech", "world_losses")
+
+    def take(self, cols: I64) -> State:
+        """The resolution-relevant state of paths ``cols`` (copies; see :meth:`put`).
+
+        Only :attr:`RESOLUTION` arrays and the ledger are copied; the loss
+        accumulators start at zero. Reading any other array of the sub-state
+        raises ``AttributeError``.
+        """
+        sub = object.__new__(State)
+        sub.P = len(cols)
+        for name in self.RESOLUTION:
+            setattr(sub, name, getattr(self, name)[..., cols])
+        for name in self.ACCUMULATORS:
+            setattr(sub, name, np.zeros(getattr(self, name).shape[:-1] + (len(cols),)))
+        led = self.ledger
+        sub.ledger = object.__new__(Ledger)
+        sub.ledger.P, sub.ledger.F = len(cols), led.F
+        sub.ledger.bal = led.bal[..., cols]
+        sub.ledger.world_cash = led.world_cash[cols]
+        return sub
+
+    def put(self, cols: I64, sub: State) -> None:
+        """Write back a sub-state from :meth:`take`; add its losses."""
+        for name in self.RESOLUTION:
+            getattr(self, name)[..., cols] = getattr(sub, name)
+        for name in self.ACCUMULATORS:
+            part = getattr(sub, name)
+            rows = np.flatnonzero(part.any(axis=1))
+            if len(rows):
+                getattr(self, name)[rows[:, None], cols] += part[rows]
+        led, sl = self.ledger, sub.ledger
+        led.bal[..., cols] = sl.bal
+        led.world_cash[cols] = sl.world_cash

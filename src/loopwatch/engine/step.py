@@ -294,37 +294,43 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     x = x + got.total
     short = alive & (x < -(1e-9 * (out + wo + np.abs(led[Account.cash])) + 1e-3))
 
-    # 5. clearing and cascades
-    cl = Claims(A=A, opex=opex, w_int=w_int, w_prin=w_prin, w_accel=np.zeros((F, P)),
-                prin_sched=prin_sched)
-    r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised)
-    any_default = bool(Dnew.any())
-    A = cl.A
-    if any_default:
-        paid = A * r[E.payer]
-        Dp = np.concatenate([Dnew, np.zeros((1, P), bool)])[E.payer]
+    # 5. clearing and cascades, on a sub-state holding only the paths where a firm is short
+    cols = np.flatnonzero(short.any(axis=0))
+    Dnew = np.zeros((F, P), bool)
+    if len(cols):
+        sub = st.take(cols)
+        cl = Claims(A=A[:, cols], opex=opex[:, cols], w_int=w_int[:, cols],
+                    w_prin=w_prin[:, cols], w_accel=np.zeros((F, len(cols))),
+                    prin_sched=prin_sched[:, cols])
+        raised_s = Raised.zeros(F, len(cols))
+        r, D, rounds = resolve(plan, sub, t, cl, short[:, cols], mkt.take(cols), raised_s)
+        st.put(cols, sub)
+        raised.put(cols, raised_s)
+        Dnew[:, cols] = D
+        A[:, cols] = cl.A
+        paid = A.copy()
+        paid[:, cols] = cl.A * r[E.payer]
+        rf = np.ones((F, P))
+        rf[:, cols] = r[:F]
+        w_accel = np.zeros((F, P))
+        w_accel[:, cols] = cl.w_accel
+        _post_edges(plan, st, t, paid, np.concatenate([Dnew, np.zeros((1, P), bool)])[E.payer])
+        _pay_world(st, opex * rf, w_int * rf, (w_prin + w_accel) * rf)
+        if D.any():
+            sub = st.take(cols)
+            evs = ev.on(cols)
+            edge_losses(plan, sub, cl.A, r)
+            add_losses(sub, cl.world * (1.0 - r[:F]), np.full(F, F, np.int64), np.arange(F),
+                       np.zeros(F, np.int64))
+            evs.add(t, "default", (E.out_inc[:, :F] @ cl.A + cl.world) * D, firm=np.arange(F),
+                    mask=D, round_=rounds)
+            settle_defaults(plan, sub, t, D, r, E.in_inc[:, :F] @ paid[:, cols], evs)
+            st.put(cols, sub)
+            st.dep_change[:, Dnew] = 0.0
     else:
         paid = A
-        Dp = None
-    _post_edges(plan, st, t, paid, Dp)
-    rf = r[:F]
-    w_paid = w_prin + cl.w_accel
-    if any_default:
-        led.to_world((opex + w_int) * rf, Account.equity)
-        w_paid = w_paid * rf
-    else:
-        led.to_world(opex + w_int, Account.equity)
-    led.to_world(w_paid, Account.debt)
-    st.world_debt = np.maximum(st.world_debt - w_paid, 0.0)
-    st.loi_debt = np.minimum(st.loi_debt, st.world_debt)
-    # losses on unpaid claims
-    if any_default:
-        edge_losses(plan, st, A, r)
-        add_losses(st, cl.world * (1.0 - rf), np.full(F, F, np.int64), np.arange(F),
-                   np.zeros(F, np.int64))
-        claims = E.out_inc[:, :F] @ A + cl.world
-        ev.add(t, "default", claims * Dnew, firm=np.arange(F), mask=Dnew, round_=rounds)
-        settle_defaults(plan, st, t, Dnew, r, E.in_inc[:, :F] @ paid, ev)
+        _post_edges(plan, st, t, paid, None)
+        _pay_world(st, opex, w_int, w_prin)
     if len(plan.eq):
         if ev.enabled:
             paid_items = items_due & ~Dnew[plan.payer[plan.item_contract]]
@@ -362,7 +368,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     out_f = E.out_inc[:, :F]
     if len(plan.ln):
         b_inc = plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
-        interest_due = b_inc @ (cl.A[g["interest"]] + cl.A[g["interest_twin"]])
+        interest_due = b_inc @ (A[g["interest"]] + A[g["interest_twin"]])
         prin_due = b_inc @ prin_sched
     else:
         interest_due = prin_due = np.zeros((F, P))
@@ -375,6 +381,15 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         world_cash_change=led.world_cash - world_start,
         cash_change=led[Account.cash] - cash_start, A=A, paid=paid,
     )
+
+
+def _pay_world(st: State, opex: F64, interest: F64, principal: F64) -> None:
+    """Pay the world operating costs, interest and principal (F, P); reduce world debt."""
+    led = st.ledger
+    led.to_world(opex + interest, Account.equity)
+    led.to_world(principal, Account.debt)
+    st.world_debt = np.maximum(st.world_debt - principal, 0.0)
+    st.loi_debt = np.minimum(st.loi_debt, st.world_debt)
 
 
 def _rerent_cc(plan: Plan, st: State, t: int) -> F64:
