@@ -96,11 +96,11 @@ def _events(result: Any, scenario: str, limit: int = 200_000) -> pd.DataFrame:
     ev = result.events
     if ev is None or len(ev) == 0:
         return pd.DataFrame(columns=["scenario", "path", "period", "firm", "event", "amount", "counterparty"])
-    ev = ev.head(limit).copy()
-    ev.insert(0, "scenario", scenario)
+    frame: pd.DataFrame = ev.head(limit).copy()
+    frame.insert(0, "scenario", scenario)
     for col in ("period", "firm", "event", "counterparty"):
-        ev[col] = ev[col].astype(str)
-    return ev[["scenario", "path", "period", "firm", "event", "amount", "counterparty"]]
+        frame[col] = frame[col].astype(str)
+    return frame[["scenario", "path", "period", "firm", "event", "amount", "counterparty"]]
 
 
 def run_job(
