@@ -76,7 +76,22 @@ def test_break_even_zero_when_nothing_is_owed() -> None:
     scenario = Scenario.model_validate({"name": "flat", "demand": {"default": FLAT}, **NO_FUNDING})
     book = one_contract_book(30 * B, 0.0, 8)
     r = break_even(book, scenario, paths=4, seed=0)
-    assert r.multiplier == 0.0 and r.probability == 1.0 and r.trials[-1] == (0.0, 1.0)
+    assert r.multiplier == 0.0 and r.probability == 1.0 and r.trials[-1] == (0.0, 1.0, 4)
+
+
+def test_coarse_bracketing_gives_a_full_path_bracket_with_fewer_full_runs() -> None:
+    book, scenario = load_deal_book("three-party-loop"), Scenario(name="s")
+    plain = break_even(book, scenario, paths=2000, seed=7, target_year=2026, coarse=False)
+    fast = break_even(book, scenario, paths=2000, seed=7, target_year=2026)
+    assert plain.coarse_paths == 0 and fast.coarse_paths == 250
+    for r in (plain, fast):
+        full = {m: p for m, p, n in r.trials if n == 2000}
+        assert full[r.multiplier] >= 0.95 > full[r.lower]  # both ends evaluated on every path
+        assert r.multiplier - r.lower <= r.tolerance
+    # p(m) on 2000 common paths crosses 95 % once: both searches find the same crossing
+    assert abs(fast.multiplier - plain.multiplier) <= plain.tolerance
+    assert fast.evaluations < plain.evaluations
+    assert fast.to_dict()["coarse"]["evaluations"] == fast.coarse_evaluations > 0
 
 
 def test_no_vendor_financing_means_amplification_one() -> None:

@@ -176,13 +176,14 @@ def break_even_cmd(
     tol: Annotated[float, typer.Option(help="Bisection tolerance on the demand multiplier.")] = 0.01,
     target_year: Annotated[int, typer.Option(help="Year whose end revenue is reported.")] = 2030,
     deterministic: Annotated[bool, typer.Option(help="Solve on the deterministic path.")] = False,
+    coarse: Annotated[bool, typer.Option(help="Bracket on the first eighth of the paths first.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Break-even demand: the smallest end revenue at which no core firm defaults with prob. ≥ 1 − α."""
     from loopwatch.analysis.breakeven import break_even
 
     r = break_even(load_deal_book(book), load_scenario(scenario), paths=paths, seed=seed, alpha=alpha,
-                   tol=tol, deterministic=deterministic, target_year=target_year)
+                   tol=tol, deterministic=deterministic, target_year=target_year, coarse=coarse)
     if as_json:
         _emit_json({"book": load_deal_book(book).name, **r.to_dict()})
         return
@@ -198,6 +199,9 @@ def break_even_cmd(
     t.add_row("today's end revenue (annual)", _money(r.opening_end_revenue))
     t.add_row(f"CAGR to {r.target_year}", _pct(r.cagr))
     t.add_row("tolerance / bisection iterations / engine runs", f"{r.tolerance:g} / {r.iterations} / {r.evaluations}")
+    if r.coarse_paths:
+        t.add_row(f"coarse bracketing on the first {r.coarse_paths} paths",
+                  f"{r.coarse_iterations} iterations / {r.coarse_evaluations} runs")
     console.print(t)
     refs = Table(title="Beside published estimates (global AI revenue; this book covers only its firms)")
     for col in ("estimate", "figure", "value", "this book / estimate", "source"):
