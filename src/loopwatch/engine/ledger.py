@@ -137,6 +137,30 @@ class Ledger:
         self.world_cash += got[F] - paid[F]
         return paid, got
 
+    def transfer_legs(self, amount: F64, out_inc: Sum, in_inc: Sum,
+                      payer_legs: dict[Account, Sum], payee_legs: dict[Account, Sum]) -> None:
+        """:meth:`transfer` for edges with different legs, in one pass.
+
+        ``payer_legs[a]`` totals, per firm, the edges whose payer debits
+        account ``a``; ``payee_legs[a]`` those whose payee credits it. Every
+        edge must appear in exactly one payer leg and (unless its payee is the
+        world) one payee leg: each party's entry is then balanced, as in
+        :meth:`transfer`.
+        """
+        F = self.F
+        paid = out_inc @ amount
+        got = in_inc @ amount
+        cash = self.bal[Account.cash]
+        cash += got[:F]
+        cash -= paid[:F]
+        self.world_cash += got[F] - paid[F]
+        for acct, s in payer_legs.items():
+            b = self.bal[acct]
+            (np.add if acct < Account.debt else np.subtract)(b, s @ amount, out=b)
+        for acct, s in payee_legs.items():
+            b = self.bal[acct]
+            (np.subtract if acct < Account.debt else np.add)(b, s @ amount, out=b)
+
     def from_world(self, amount: F64, leg: Account) -> None:
         """The world pays each firm ``amount`` (F, P); the firm credits ``leg``."""
         self.post(amount, Account.cash, leg)

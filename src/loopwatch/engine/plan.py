@@ -38,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from loopwatch.engine.incidence import Sum, Weighted
+from loopwatch.engine.ledger import Account
 from loopwatch.errors import DealBookError, Problem
 from loopwatch.model import (
     Amortisation,
@@ -322,6 +323,12 @@ class Plan:
         return Sum(np.where(self.capex_edges, self.edges.payer, -1), self.F)
 
     @cached_property
+    def capex_only_out(self) -> Sum:
+        """Edges → payer firm, build-out orders only (not chip purchases)."""
+        E = self.edges
+        return Sum(np.where(E.leg == Leg.capex, E.payer, -1), self.F)
+
+    @cached_property
     def committed_out(self) -> Sum:
         """Edges → payer firm, committed contract payments only."""
         return Sum(np.where(self.edges.committed, self.edges.payer, -1), self.F)
@@ -331,6 +338,30 @@ class Plan:
         """Edges → payer firm, payments into the network (to another firm) only."""
         E = self.edges
         return Sum(np.where(E.payee < self.F, E.payer, -1), self.F)
+
+    @cached_property
+    def edge_legs(self) -> tuple[dict[Account, Sum], dict[Account, Sum]]:
+        """Per-account totals of the payer's and the payee's side of every edge (see
+        :meth:`~loopwatch.engine.ledger.Ledger.transfer_legs`)."""
+        E = self.edges
+        payer_leg = np.full(E.n, int(Account.equity))
+        payee_leg = np.full(E.n, int(Account.equity))
+        for name, pa, pe in (("capex", Account.compute, Account.equity),
+                             ("capex_twin", Account.compute, Account.equity),
+                             ("cp", Account.compute, Account.equity),
+                             ("eq", Account.stakes, Account.equity),
+                             ("draw", Account.loans, Account.debt),
+                             ("principal", Account.debt, Account.loans),
+                             ("principal_twin", Account.debt, Account.loans),
+                             ("accelerated", Account.debt, Account.loans),
+                             ("accelerated_twin", Account.debt, Account.loans)):
+            payer_leg[E.groups[name]] = pa
+            payee_leg[E.groups[name]] = pe
+        payer = {Account(a): Sum(np.where(payer_leg == a, E.payer, -1), self.F)
+                 for a in np.unique(payer_leg)}
+        payee = {Account(a): Sum(np.where((payee_leg == a) & (E.payee < self.F), E.payee, -1),
+                                 self.F) for a in np.unique(payee_leg)}
+        return payer, payee
 
     @cached_property
     def forward_contract(self) -> Sum:

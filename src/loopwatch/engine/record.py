@@ -1,10 +1,9 @@
 """What a run records: the variables of :class:`SimulationResult.data`, quarter by quarter.
 
 Flows are USD per quarter, stocks USD at the end of the quarter. Variables
-with dims ``(path, period, ...)`` are recorded only when asked for (see
-``variables`` in :func:`~loopwatch.engine.simulate`); the per-run summaries
-(``default_period``, ``losses``, ``losses_by_mechanism``, ``world_losses``)
-are small and always present.
+with dims ``(path, period, ...)`` and the per-run loss summaries are
+recorded by default, or only those named in ``variables`` (see
+:func:`~loopwatch.engine.simulate`); ``default_period`` is always present.
 """
 
 from __future__ import annotations
@@ -125,8 +124,11 @@ PATH_VARIABLES: dict[str, Getter] = {
 }
 """Variables with dims (path, period)."""
 
-ALWAYS = ("default_period", "losses", "losses_by_mechanism", "world_losses")
-"""Per-run summaries present in every result."""
+ALWAYS = ("default_period",)
+"""Present in every result."""
+
+SUMMARIES = ("losses", "losses_by_mechanism", "world_losses")
+"""Per-run summaries (dims (path, firm, ...)): recorded by default, or when named."""
 
 OPTIONAL = frozenset({"units", "in_force", "outstanding", "due_reverse", "paid_reverse",
                       "other_assets", "world_debt", "world_loan_assets", "revenue_rerent",
@@ -134,7 +136,7 @@ OPTIONAL = frozenset({"units", "in_force", "outstanding", "due_reverse", "paid_r
                       "cash_change"})
 """Recorded only when named (kept out of the default set to save memory)."""
 
-VARIABLES = (*FIRM_VARIABLES, *CONTRACT_VARIABLES, *PATH_VARIABLES, *ALWAYS)
+VARIABLES = (*FIRM_VARIABLES, *CONTRACT_VARIABLES, *PATH_VARIABLES, *ALWAYS, *SUMMARIES)
 """Every variable name :func:`~loopwatch.engine.simulate` knows."""
 
 _BOOL = {"defaulted", "in_force"}

@@ -20,6 +20,7 @@ from loopwatch.engine.record import (
     FIRM_VARIABLES,
     OPTIONAL,
     PATH_VARIABLES,
+    SUMMARIES,
     VARIABLES,
     Recorder,
 )
@@ -102,14 +103,16 @@ def _quarters(book: DealBook, horizon: Period | str | int | None) -> int:
     return Period.parse(horizon) - book.start + 1
 
 
-def _names(variables: Collection[str] | None) -> list[str]:
+def _names(variables: Collection[str] | str | None) -> list[str]:
+    """The variables to record: per-quarter ones, then the loss summaries."""
     if variables is None:
-        return [n for n in (*FIRM_VARIABLES, *CONTRACT_VARIABLES, *PATH_VARIABLES) if n not in OPTIONAL]
+        return [n for n in (*FIRM_VARIABLES, *CONTRACT_VARIABLES, *PATH_VARIABLES, *SUMMARIES)
+                if n not in OPTIONAL]
     if isinstance(variables, str):
         variables = [variables]
     wanted = list(dict.fromkeys(variables))
     if "all" in wanted:
-        return [*FIRM_VARIABLES, *CONTRACT_VARIABLES, *PATH_VARIABLES]
+        return [*FIRM_VARIABLES, *CONTRACT_VARIABLES, *PATH_VARIABLES, *SUMMARIES]
     unknown = [n for n in wanted if n not in VARIABLES]
     if unknown:
         raise ValueError(f"unknown variable(s) {', '.join(map(repr, unknown))} "
@@ -152,9 +155,11 @@ def simulate(
         Scales every developer's end-demand path (per path if an array).
         Shocks do not depend on it (common random numbers).
     variables : collection of str, keyword-only
-        ``(path, period, ...)`` variables to record; default all but the
-        optional ones (:data:`~loopwatch.engine.record.OPTIONAL`); ``"all"``
-        for everything. The per-run summaries are always there.
+        Variables to record (names from :data:`~loopwatch.engine.VARIABLES`);
+        default all but the optional ones
+        (:data:`~loopwatch.engine.record.OPTIONAL`); ``"all"`` for everything.
+        ``default_period`` is always there. Record few at 10^5 paths: memory
+        is dominated by what is recorded, not by the engine.
     deterministic : bool, keyword-only
         Override the scenario's ``deterministic`` flag: no demand or price
         shocks, and a conditional deal converts iff its probability > 1/2.
@@ -224,6 +229,8 @@ def simulate(
     root = seed_sequence(seed)
 
     F = plan.F
+    per_quarter = [n for n in names if n not in SUMMARIES]
+    summaries = [n for n in names if n in SUMMARIES]
     parts: dict[str, list[NDArray[Any]]] = {n: [] for n in (*names, *ALWAYS)}
     frames: list[pd.DataFrame] = []
     for lo in range(0, paths, size):
@@ -231,19 +238,22 @@ def simulate(
         P = hi - lo
         st = State(plan, P, dm[lo:hi])
         dr = draw(plan, root, lo, hi, deterministic=det)
-        rec = Recorder(plan, P, names, store)
+        rec = Recorder(plan, P, per_quarter, store)
         log = EventLog(events)
         for t in range(plan.Q):
             q = step(plan, st, t, dr, log)
             rec.record(t, st, q)
             if check:
                 st.ledger.check(plan.periods[t], plan.firm_ids)
-        for n in names:
+        for n in per_quarter:
             parts[n].append(rec.buf[n])
         parts["default_period"].append(st.default_t.T.copy())
-        parts["losses"].append(st.losses.T.reshape(P, F, F + 1).astype(store))
-        parts["losses_by_mechanism"].append(st.loss_mech.T.reshape(P, F, 4).astype(store))
-        parts["world_losses"].append(st.world_losses.T.astype(store))
+        if "losses" in summaries:
+            parts["losses"].append(st.losses.T.reshape(P, F, F + 1).astype(store))
+        if "losses_by_mechanism" in summaries:
+            parts["losses_by_mechanism"].append(st.loss_mech.T.reshape(P, F, 4).astype(store))
+        if "world_losses" in summaries:
+            parts["world_losses"].append(st.world_losses.T.astype(store))
         if events:
             frames.append(log.frame(plan.periods, plan.firm_ids, offset=lo))
 

@@ -425,71 +425,49 @@ def _backstop_calls(plan: Plan, st: State, t: int, A: F64, rerent_cc: F64) -> F6
 
 
 def _post_edges(plan: Plan, st: State, t: int, paid: F64, payer_default: B8 | None) -> None:
-    """Post the quarter's payments, group by group, with each side's other account."""
+    """Post the quarter's payments with each side's other account, then update the registers.
+
+    A defaulter's payments for chips and build-out are claims for goods it
+    will not get: its side of those entries is an expense, not an asset.
+    """
     led = st.ledger
     E = plan.edges
     g = E.groups
     F = plan.F
-    Acc = Account
-
-    def tr(name: str, payer_leg: Account, payee_leg: Account) -> F64:
-        s = g[name]
-        if s.stop == s.start:
-            return np.zeros((0, st.P))
-        amt = paid[s]
-        led.transfer(amt, E.out_inc[s], E.in_inc[s], payer_leg, payee_leg)
-        return amt
-
-    def tr_split(name: str, payer_leg: Account, payee_leg: Account) -> F64:
-        """Defaulters pay claims for undelivered goods: an expense, not an asset."""
-        s = g[name]
-        if s.stop == s.start:
-            return np.zeros((0, st.P))
-        amt = paid[s]
-        if payer_default is None:
-            led.transfer(amt, E.out_inc[s], E.in_inc[s], payer_leg, payee_leg)
-            return amt
-        dflt = payer_default[s]
-        led.transfer(amt * ~dflt, E.out_inc[s], E.in_inc[s], payer_leg, payee_leg)
-        led.transfer(amt * dflt, E.out_inc[s], E.in_inc[s], Acc.equity, payee_leg)
-        out: F64 = amt * ~dflt
-        return out
-
-    tr("cc", Acc.equity, Acc.equity)
-    cap = tr_split("capex", Acc.compute, Acc.equity)
-    cap_t = tr_split("capex_twin", Acc.compute, Acc.equity)
-    cp = tr_split("cp", Acc.compute, Acc.equity)
-    eq = tr("eq", Acc.stakes, Acc.equity)
-    draw = tr("draw", Acc.loans, Acc.debt)
-    tr("interest", Acc.equity, Acc.equity)
-    tr("interest_twin", Acc.equity, Acc.equity)
-    pr = tr("principal", Acc.debt, Acc.loans)
-    pr_t = tr("principal_twin", Acc.debt, Acc.loans)
-    ac = tr("accelerated", Acc.debt, Acc.loans)
-    ac_t = tr("accelerated_twin", Acc.debt, Acc.loans)
-    bk = tr("bk", Acc.equity, Acc.equity)
-    tr("penalty", Acc.equity, Acc.equity)
+    payer_legs, payee_legs = plan.edge_legs
+    led.transfer_legs(paid, E.out_inc, E.in_inc, payer_legs, payee_legs)
+    bought = paid
+    if payer_default is not None:
+        claims = paid * (payer_default & plan.capex_edges[:, None])
+        if claims.any():
+            moved = plan.capex_out @ claims
+            led.post(moved, Account.equity, Account.compute)
+            bought = paid - claims
     cc = plan.cc
     if len(cc):
         st.cum_paid[cc] += paid[g["cc"]]
-        spent = E.out_inc[g["capex"], :F] @ cap
-        if cap_t.shape[0]:
-            spent += E.out_inc[g["capex_twin"], :F] @ cap_t
+        spent = plan.capex_only_out @ bought
         if spent.any():
             add_vintage(st, t, spent, plan.life0_q)
     if len(plan.cp):
         st.cum_paid[plan.cp] += paid[g["cp"]]
+        cp = bought[g["cp"]]
         for life, sel in plan.cp_life_groups:
             amount = plan.incidence(plan.cp[sel], plan.payer) @ cp[sel]
             if amount.any():
                 add_vintage(st, t, amount, np.full(F, life))
     if len(plan.eq):
+        eq = paid[g["eq"]]
         st.cum_paid[plan.eq] += eq
         _issue_stakes(plan, st, eq)
     if len(plan.ln):
-        st.loan_out = np.maximum(st.loan_out + draw - pr - pr_t - ac - ac_t, 0.0)
+        back = paid[g["principal"]] + paid[g["principal_twin"]] + paid[g["accelerated"]] \
+            + paid[g["accelerated_twin"]]
+        draw = paid[g["draw"]]
+        st.loan_out = np.maximum(st.loan_out + draw - back, 0.0)
         st.cum_paid[plan.ln] += draw
     if len(plan.bk):
+        bk = paid[g["bk"]]
         st.bk_left = st.bk_left - bk
         st.cum_paid[plan.bk] += bk
 
