@@ -21,7 +21,7 @@ h2{margin-top:0;font-size:20px}p.lead{color:#444;max-width:980px}
 table.data{border-collapse:collapse;font-size:13px;margin:10px 0}
 table.data th,table.data td{border-bottom:1px solid #e6e6e6;padding:4px 10px;text-align:right}
 table.data th:first-child,table.data td:first-child{text-align:left}
-table.data th{background:#f3f5f7}.answers td{vertical-align:top}.small{font-size:12px;color:#666}
+table.data th{background:#f3f5f7}table.answers td,table.answers th{vertical-align:top;text-align:left}.small{font-size:12px;color:#666}
 """
 
 
