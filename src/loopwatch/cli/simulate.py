@@ -14,7 +14,7 @@ from loopwatch.cli import app, console
 from loopwatch.io import DEFAULT_BOOK, load_deal_book, load_scenario
 from loopwatch.model import format_money
 
-_VARIABLES = ["cash", "debt", "market_value", "revenue_end", "revenue_loop", "funding_debt",
+_VARIABLES = ["cash", "debt", "market_value", "revenue_end", "revenue_loop", "funding_debt", "losses",
               "funding_equity", "funding_facility", "funding_warrant", "funding_stake_sale"]
 
 

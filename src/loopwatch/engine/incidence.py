@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
 from numpy.typing import NDArray
+from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
 
 __all__ = ["Sum", "Weighted", "cached_sum"]
 
@@ -34,7 +34,7 @@ F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
 
-_SUMS: dict[tuple[bytes, int], "Sum"] = {}
+_SUMS: dict[tuple[bytes, int], Sum] = {}
 
 
 def cached_sum(target: I64, n: int) -> Sum:

@@ -91,7 +91,8 @@ class Ledger:
         self.peak = np.zeros((F, P))  # largest gross balance sheet seen (rounding scale)
 
     def __getitem__(self, account: Account) -> F64:
-        return self.bal[account]
+        out: F64 = self.bal[account]
+        return out
 
     def post(self, amount: F64, debit: Account, credit: Account) -> None:
         """Debit ``debit`` and credit ``credit`` by ``amount`` on each firm's books.
@@ -174,12 +175,14 @@ class Ledger:
     @property
     def assets(self) -> F64:
         """Total assets (F, P), USD."""
-        return self.bal[:6].sum(axis=0)
+        out: F64 = self.bal[:6].sum(axis=0)
+        return out
 
     @property
     def liabilities(self) -> F64:
         """Debt plus warrant liabilities (F, P), USD."""
-        return self.bal[Account.debt] + self.bal[Account.warrant_liability]
+        out: F64 = self.bal[Account.debt] + self.bal[Account.warrant_liability]
+        return out
 
     def check(self, period: str, firm_ids: list[str], tol: float = 1e-9) -> None:
         """Raise :class:`AccountingError` where assets − liabilities − equity ≠ 0.
@@ -193,4 +196,4 @@ class Ledger:
         bad = ~(np.abs(residual) <= tol * scale + 1.0)  # also catches NaN
         if bad.any():
             f, p = np.argwhere(bad)[0]
-            raise AccountingError(period, firm_ids[int(f)], float(residual[p, f]))
+            raise AccountingError(period, firm_ids[int(f)], float(residual[f, p]))

@@ -389,7 +389,8 @@ class Plan:
     def capex_edges(self) -> B8:
         """Edges that buy compute assets: build-out orders and chip purchases."""
         E = self.edges
-        return (E.leg == Leg.capex) | ((E.leg == Leg.payment) & np.isin(E.contract, self.cp))
+        out: B8 = (E.leg == Leg.capex) | ((E.leg == Leg.payment) & np.isin(E.contract, self.cp))
+        return out
 
     @cached_property
     def commercial_kind(self) -> B8:
@@ -743,10 +744,10 @@ def compile_plan(book: DealBook, scenario: Scenario, quarters: int | None = None
                     gw_cond[i, k] += gw
         elif kind[i] == Kind.compute and cc_pos[i] not in served_with_gw:
             gw_deployed[i, payer[i]] += gw
-            mix = cc_mix[cc_pos[i]]
+            shares = cc_mix[cc_pos[i]]
             for k, (metric, firm, vendor, _) in enumerate(conds):
                 if metric == 0 and firm == payer[i]:
-                    share = 1.0 if vendor == -1 else mix.get(vendor, 0.0)
+                    share = 1.0 if vendor == -1 else shares.get(vendor, 0.0)
                     gw_cond[i, k] += gw * share
 
     # ---- loans
@@ -843,8 +844,8 @@ def compile_plan(book: DealBook, scenario: Scenario, quarters: int | None = None
             loop_in0[payee[i]] += sched[i, 0]
     for k, i in enumerate(cc):
         if not conditional[i]:
-            for v, s in cc_mix[k].items():
-                loop_in0[v] += cc_capex[k, 0] * s
+            for v, part in cc_mix[k].items():
+                loop_in0[v] += cc_capex[k, 0] * part
     end0 = np.zeros(F)
     end0[dev_firm] = dev_level * dev_multiplier
     rev0_q = end0 / 4.0 + non_loop_q[0] + loop_in0

@@ -173,7 +173,7 @@ def _picard(M: F64, e: F64, c: F64, D: B8, beta: float, *, tol: float = 1e-13,
 def _solve(mat: F64, rhs: F64) -> F64:
     """Solve a stack of systems; a singular one (a closed ring of defaulters) by least squares."""
     try:
-        return np.linalg.solve(mat, rhs[..., None])[..., 0]
+        return np.asarray(np.linalg.solve(mat, rhs[..., None])[..., 0], np.float64)
     except np.linalg.LinAlgError:
         out = np.empty_like(rhs)
         for k in range(len(rhs)):
@@ -211,9 +211,10 @@ def estate(plan: Plan, st: State, cols: I64) -> F64:
     bal = st.ledger.bal[:, :, cols]
     stakes_live = plan.incidence(np.arange(len(plan.eq)), plan.payer[plan.eq]) @ (
         st.stake_val[:, cols] * st.alive[plan.payee[plan.eq]][:, cols])
-    return (bal[Account.cash] + cr.recovery_assets * (bal[Account.compute] + bal[Account.other]
-                                                      + stakes_live)
-            + cr.recovery_receivables * bal[Account.loans])
+    out: F64 = (bal[Account.cash] + cr.recovery_assets * (bal[Account.compute]
+                                                          + bal[Account.other] + stakes_live)
+                + cr.recovery_receivables * bal[Account.loans])
+    return out
 
 
 def _apply_default(plan: Plan, st: State, t: int, cols: I64, cl: Claims,

@@ -100,7 +100,7 @@ def _quarters(book: DealBook, horizon: Period | str | int | None) -> int:
         raise TypeError("horizon must be a quarter, a quarter label or a number of quarters")
     if isinstance(horizon, int | np.integer):
         return int(horizon)
-    return Period.parse(horizon) - book.start + 1
+    return int(Period.parse(horizon) - book.start) + 1
 
 
 def _names(variables: Collection[str] | str | None) -> list[str]:

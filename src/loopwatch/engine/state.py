@@ -122,7 +122,7 @@ class State:
         for name in self.RESOLUTION:
             setattr(sub, name, getattr(self, name)[..., cols])
         for name in self.ACCUMULATORS:
-            setattr(sub, name, np.zeros(getattr(self, name).shape[:-1] + (len(cols),)))
+            setattr(sub, name, np.zeros((*getattr(self, name).shape[:-1], len(cols))))
         led = self.ledger
         sub.ledger = object.__new__(Ledger)
         sub.ledger.P, sub.ledger.F = len(cols), led.F

@@ -233,7 +233,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         interest = st.loan_out * (plan.loan_rate(t) / 4.0)[:, None] * owing
         linear = ((t >= plan.ln_linear_from) & (t < plan.ln_maturity_full))[:, None]
         instal = st.loan_out / np.maximum(plan.ln_maturity_full - t + 1, 1)[:, None]
-        prin = np.where((t == plan.ln_maturity)[:, None], st.loan_out,
+        prin = np.where(np.equal(plan.ln_maturity, t)[:, None], st.loan_out,
                         np.where(linear, instal, 0.0)) * owing
         maturing = np.where(st.loan_accel, 0.0, prin)  # refinanced like world debt (not if called)
         prin = np.where(st.loan_accel, st.loan_out * owing, prin)
@@ -365,7 +365,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         st.wt_val = np.where(ends, 0.0, st.wt_val)
 
     # 8. flows for the record
-    out_f = E.out_inc[:, :F]
+    E.out_inc[:, :F]
     if len(plan.ln):
         b_inc = plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
         interest_due = b_inc @ (A[g["interest"]] + A[g["interest_twin"]])
