@@ -126,26 +126,30 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
     want = need > 0
     if not want.any():
         return Raised.zeros(F, P)
-    debt = led[Account.debt]
-    cap_fac = st.facility
-    cap_debt = np.maximum(np.minimum(mkt.collateral, mkt.debt_cap) - debt - cap_fac, 0.0)
-    cap_eq = np.maximum(eqm.issuance_appetite * st.mv - st.issued, 0.0)
+    R = np.flatnonzero(want.any(axis=1))  # firms that want money on some path
+    debt = led[Account.debt][R]
+    cap_fac = st.facility[R]
+    cap_debt = np.maximum(np.minimum(mkt.collateral[R], mkt.debt_cap[R]) - debt - cap_fac, 0.0)
+    cap_eq = np.maximum(eqm.issuance_appetite * st.mv[R] - st.issued[R], 0.0)
     wt_holder, _ = _holder_inc(plan)
     wt_val = st.wt_val * st.alive[plan.payer[plan.wr[plan.wt_warrant]]]
-    cap_wt = (wt_holder @ wt_val)[:F]
+    cap_wt_all = (wt_holder @ wt_val)[:F]
     eq_holder = plan.incidence(np.arange(len(plan.eq)), plan.payer[plan.eq])
     stake_live = st.stake_val * st.alive[plan.payee[plan.eq]]
-    cap_stake = (1.0 - eqm.stake_haircut) * (eq_holder @ stake_live)
-    caps = [cap_fac, cap_debt, cap_eq, cap_wt, cap_stake]
-    total = cap_fac + cap_debt + cap_eq + cap_wt + cap_stake
-    feasible = want & st.alive & (total >= deficit * (1.0 + 1e-12))
-    left = np.where(feasible, np.minimum(need, total), 0.0)
+    cap_stake_all = (1.0 - eqm.stake_haircut) * (eq_holder @ stake_live)
+    caps = [cap_fac, cap_debt, cap_eq, cap_wt_all[R], cap_stake_all[R]]
+    total = caps[0] + caps[1] + caps[2] + caps[3] + caps[4]
+    feasible = want[R] & st.alive[R] & (total >= deficit[R] * (1.0 + 1e-12))
+    left = np.where(feasible, np.minimum(need[R], total), 0.0)
     take = []
     for cap in caps:
-        t = np.minimum(left, cap)
-        take.append(t)
-        left = left - t
+        got = np.minimum(left, cap)
+        full = np.zeros((F, P))
+        full[R] = got
+        take.append(full)
+        left = left - got
     fac, new, eq, wt, stake = take
+    cap_wt, cap_stake = cap_wt_all, cap_stake_all
     out = Raised(fac, new, eq, wt, stake)
 
     if fac.any():

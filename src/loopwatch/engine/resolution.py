@@ -116,18 +116,29 @@ def clear(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
     inflow = M.sum(axis=2)
     short = 1.0 - 1e-12  # a firm exactly at its claims (to rounding) is solvent
     D = dflt & (e + inflow < c * short)
-    eye = np.eye(F)
     for _ in range(F + 1):
         if not D.any():
             break
-        DD = D[:, :, None] & D[:, None, :]
-        mat = np.where(D[:, :, None], c[:, :, None] * eye - beta * M * DD, eye)
-        rhs = np.where(D, e + beta * (M * ~D[:, None, :]).sum(axis=2), 1.0)
-        x = _solve(mat, rhs)
+        # the system couples only the defaulters: solve it on them alone (padded to the
+        # largest set among the paths), not on all F firms
+        d = int(D.sum(axis=1).max())
+        idx = np.argsort(~D, axis=1, kind="stable")[:, :d]  # (S, d): defaulters first
+        ok = np.take_along_axis(D, idx, 1)
+        both = ok[:, :, None] & ok[:, None, :]
+        Mdd = M[np.arange(S)[:, None, None], idx[:, :, None], idx[:, None, :]] * both
+        from_payers = (M * ~D[:, None, :]).sum(axis=2)  # what firms paying in full send
+        eye = np.eye(d)
+        mat = np.where(ok[:, :, None],
+                       np.take_along_axis(c, idx, 1)[:, :, None] * eye - beta * Mdd, eye)
+        rhs = np.where(ok, np.take_along_axis(e + beta * from_payers, idx, 1), 1.0)
+        x = np.clip(_solve(mat, rhs), 0.0, 1.0)
+        r = np.ones((S, F))
+        rows = np.broadcast_to(np.arange(S)[:, None], idx.shape)
+        r[rows[ok], idx[ok]] = x[ok]
         ring = _closed_ring(M, c, D) if beta >= 1.0 else np.zeros(S, bool)
         if ring.any():  # singular: the greatest solution is the limit from above
-            x[ring] = _picard(M[ring], e[ring], c[ring], D[ring], beta)
-        r = np.where(D, np.clip(x, 0.0, 1.0), 1.0)
+            r[ring] = np.where(D[ring], np.clip(
+                _picard(M[ring], e[ring], c[ring], D[ring], beta), 0.0, 1.0), 1.0)
         inflow = (M * r[:, None, :]).sum(axis=2)
         grown = D | (dflt & (e + inflow < c * short))
         if np.array_equal(grown, D):
