@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -24,19 +25,24 @@ from rich.table import Table
 LOOPWATCH = [sys.executable, "-c", "from loopwatch.cli import entry; entry()"]
 
 
-def run_cli(args: list[str]) -> tuple[float, float, dict[str, object]]:
-    """Run ``loopwatch ARGS --json``; return (wall seconds, child peak RSS in MB, parsed JSON)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run_cli(args: list[str]) -> tuple[float, float, float, dict[str, object]]:
+    """Run ``loopwatch ARGS --json``; return (wall s, CPU s, child peak RSS in MB, parsed JSON).
+
+    CPU time is reported beside wall time because the machine may be shared:
+    wall time then includes waiting for a core.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([*LOOPWATCH, *args, "--json"], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"loopwatch {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
-    return wall, peak, json.loads(proc.stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, max(after.ru_maxrss, before.ru_maxrss) / 1024, json.loads(proc.stdout)
 
 
-def engine_calls(book: str, paths: int, seed: int) -> list[tuple[str, float]]:
+def engine_calls(book: str, paths: int, seed: int) -> list[tuple[str, float, float]]:
     """Time one engine call per configuration the answers use."""
     from loopwatch.analysis.stress import STRESS_VARIABLES
     from loopwatch.engine import simulate
@@ -49,9 +55,9 @@ def engine_calls(book: str, paths: int, seed: int) -> list[tuple[str, float]]:
         ("simulate(break-even variables)", {"variables": ["default_period", "revenue_end"]}),
         ("simulate(all variables)", {}),
     ):
-        t0 = time.perf_counter()
-        simulate(b, sc, paths=paths, seed=seed, **kwargs)  # type: ignore[arg-type]
-        out.append((f"{label}, base, {paths} paths", time.perf_counter() - t0))
+        t0, c0 = time.perf_counter(), time.process_time()
+        simulate(b, sc, paths=paths, seed=seed, events=False, **kwargs)  # type: ignore[arg-type]
+        out.append((f"{label}, base, {paths} paths", time.perf_counter() - t0, time.process_time() - c0))
     return out
 
 
@@ -63,25 +69,30 @@ def main() -> int:
     ap.add_argument("--target", type=float, default=60.0, help="seconds allowed per command")
     ap.add_argument("--json-out", type=Path, help="also write the answers here")
     a = ap.parse_args()
-    console = Console()
+    console = Console(width=150)
 
     common = [a.book, "--paths", str(a.paths), "--seed", str(a.seed)]
-    t_stress, mem_stress, stress = run_cli(["stress", *common])
-    t_be, mem_be, be = run_cli(["break-even", *common])
+    load = os.getloadavg()[0]
+    t_stress, c_stress, mem_stress, stress = run_cli(["stress", *common])
+    t_be, c_be, mem_be, be = run_cli(["break-even", *common])
     calls = engine_calls(a.book, a.paths, a.seed)
 
-    table = Table(title=f"loopwatch answers — {a.book}, {a.paths} paths, seed {a.seed}")
-    for col in ("task", "seconds", "target", "ok", "peak MB", "detail"):
+    table = Table(title=f"loopwatch answers — {a.book}, {a.paths} paths, seed {a.seed} "
+                        f"({os.cpu_count()} cores, load {load:.1f} at start)")
+    for col in ("task", "wall s", "CPU s", "target", "ok", "peak MB", "detail"):
         table.add_column(col, justify="left" if col in ("task", "detail") else "right")
     n_sc = len(stress["scenarios"])  # type: ignore[arg-type]
-    table.add_row("loopwatch stress (all bundled scenarios)", f"{t_stress:.1f}", f"{a.target:.0f}",
-                  "yes" if t_stress <= a.target else "NO", f"{mem_stress:.0f}", f"{n_sc} scenarios")
+    table.add_row("loopwatch stress (all bundled scenarios)", f"{t_stress:.1f}", f"{c_stress:.1f}",
+                  f"{a.target:.0f}", "yes" if t_stress <= a.target else "NO", f"{mem_stress:.0f}",
+                  f"{n_sc} scenarios")
+    coarse = be["coarse"]
     detail = (f"tol {be['tolerance']}, {be['iterations']} bisection steps, "
-              f"{be['evaluations']} engine runs, m* = {be['multiplier']:.4f}")
-    table.add_row("loopwatch break-even (base)", f"{t_be:.1f}", f"{a.target:.0f}",
+              f"{be['evaluations']} runs of {a.paths} paths + {coarse['evaluations']} of "  # type: ignore[index]
+              f"{coarse['paths']}, m* = {be['multiplier']:.4f}")  # type: ignore[index]
+    table.add_row("loopwatch break-even (base)", f"{t_be:.1f}", f"{c_be:.1f}", f"{a.target:.0f}",
                   "yes" if t_be <= a.target else "NO", f"{mem_be:.0f}", detail)
-    for label, secs in calls:
-        table.add_row(label, f"{secs:.2f}", "", "", "", "one engine call")
+    for label, secs, cpu in calls:
+        table.add_row(label, f"{secs:.2f}", f"{cpu:.2f}", "", "", "", "one engine call")
     console.print(table)
 
     answers = Table(title="Stress answers")

@@ -36,7 +36,8 @@ def test_ponzi_test_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_break_even_json(capsys: pytest.CaptureFixture[str]) -> None:
-    d = run_json(capsys, "break-even", BOOK, "--paths", "10", "--tol", "0.05", "--target-year", "2026")
+    d = run_json(capsys, "break-even", BOOK, "--paths", "10", "--tol", "0.05")
+    assert d["target_year"] == 2026  # the book ends in 2026
     assert d["tolerance"] == 0.05 and d["iterations"] >= 1
     lo, hi = d["bracket"]
     assert hi - lo <= 0.05 and d["probability_no_core_default"] >= 0.95
@@ -88,3 +89,5 @@ def test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "no-such-scenario" in err and "Traceback" not in err
     assert main(["amplification", BOOK, "--shock-kind", "meteor"]) == 2
+    assert main(["break-even", BOOK, "--target-year", "2030", "--paths", "2"]) == 2
+    assert "outside the run" in capsys.readouterr().err

@@ -174,7 +174,8 @@ def break_even_cmd(
     seed: SeedOpt = 0,
     alpha: Annotated[float, typer.Option(help="Accepted probability of a core default.")] = 0.05,
     tol: Annotated[float, typer.Option(help="Bisection tolerance on the demand multiplier.")] = 0.01,
-    target_year: Annotated[int, typer.Option(help="Year whose end revenue is reported.")] = 2030,
+    target_year: Annotated[int | None, typer.Option(
+        help="Year whose end revenue is reported (default 2030, or the book's last year if earlier).")] = None,
     deterministic: Annotated[bool, typer.Option(help="Solve on the deterministic path.")] = False,
     coarse: Annotated[bool, typer.Option(help="Bracket on the first eighth of the paths first.")] = True,
     as_json: JsonOpt = False,
@@ -182,10 +183,15 @@ def break_even_cmd(
     """Break-even demand: the smallest end revenue at which no core firm defaults with prob. ≥ 1 − α."""
     from loopwatch.analysis.breakeven import break_even
 
-    r = break_even(load_deal_book(book), load_scenario(scenario), paths=paths, seed=seed, alpha=alpha,
-                   tol=tol, deterministic=deterministic, target_year=target_year, coarse=coarse)
+    b = load_deal_book(book)
+    year = target_year if target_year is not None else min(2030, b.horizon.year)
+    try:
+        r = break_even(b, load_scenario(scenario), paths=paths, seed=seed, alpha=alpha, tol=tol,
+                       deterministic=deterministic, target_year=year, coarse=coarse)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if as_json:
-        _emit_json({"book": load_deal_book(book).name, **r.to_dict()})
+        _emit_json({"book": b.name, **r.to_dict()})
         return
     mode = "deterministic path" if r.deterministic else f"{r.paths} paths, seed {r.seed}"
     t = Table(title=f"Break-even demand — {book}, {r.scenario} ({mode})")
