@@ -31,6 +31,7 @@ def test_need_growing_faster_than_revenue_is_ponzi() -> None:
     t = ponzi_test(dataset([[1 * B, 2 * B, 4 * B, 8 * B]], [[10 * B, 12 * B, 14.4 * B, 17.28 * B]]))
     assert t.ponzi and t.verdict == "ponzi"
     assert t.need_growth == pytest.approx(1.0) and t.revenue_growth == pytest.approx(0.2)
+    assert t.dependency_growth == pytest.approx(2.0 / 1.2 - 1) and "rises +66.7%/yr" in t.reason
     assert t.need_cagr == pytest.approx(1.0) and t.revenue_cagr == pytest.approx(0.2)
     assert t.window == list(YEARS)
     assert t.yearly["need"].tolist() == pytest.approx([1 * B, 2 * B, 4 * B, 8 * B])
@@ -42,8 +43,14 @@ def test_need_growing_faster_than_revenue_is_ponzi() -> None:
 
 def test_need_growing_slower_is_not_ponzi() -> None:
     t = ponzi_test(dataset([[4 * B, 5 * B, 6 * B, 7 * B]], [[10 * B, 20 * B, 40 * B, 80 * B]]))
-    assert not t.ponzi and "no faster than" in t.reason
-    assert t.need_growth < t.revenue_growth
+    assert not t.ponzi and "falls" in t.reason
+    assert t.need_growth < t.revenue_growth and t.dependency_growth < 0
+
+
+def test_shrinking_need_against_faster_shrinking_revenue_is_ponzi() -> None:
+    t = ponzi_test(dataset([[8 * B, 6 * B, 4.5 * B, 3.375 * B]], [[10 * B, 5 * B, 2.5 * B, 1.25 * B]]))
+    assert t.need_growth == pytest.approx(-0.25) and t.revenue_growth == pytest.approx(-0.5)
+    assert t.ponzi and t.dependency_growth == pytest.approx(0.5)
 
 
 def test_need_that_stops_is_not_ponzi() -> None:

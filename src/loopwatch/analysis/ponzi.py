@@ -27,7 +27,10 @@ not counted. **End revenue** R_y: what end customers pay the core firms in the y
 which both the need and end revenue are positive. The annual growth of the
 need, g_N = exp(b_N) − 1, comes from the least-squares slope b_N of log N_y
 on y over W; likewise g_R for end revenue over the same years. The loop shows
-the **Ponzi signature** when W has at least two years, g_N > g_R, and the need
+the **Ponzi signature** when W has at least two years, g_N > g_R — the need
+per dollar of end revenue rises, by (1 + g_N) / (1 + g_R) − 1 a year, even
+when both shrink (a need falling 20 %/yr while end revenue falls 40 %/yr is a
+loop ever more dependent on outside money) — and the need
 is still positive in the last year of the run (a need that has stopped before
 the horizon is a build-out gap that closed, not a Ponzi scheme). The CAGRs
 between the first and last year of W are printed beside the regression
@@ -119,6 +122,8 @@ class PonziTest:
         Years with positive mean need and end revenue (the regression's years).
     need_growth, revenue_growth : float
         Annual growth from the log-linear regression over ``window`` (NaN if < 2 years).
+    dependency_growth : float
+        Annual growth of the need per dollar of end revenue, (1 + g_N) / (1 + g_R) − 1.
     need_cagr, revenue_cagr : float
         CAGR between the first and last year of ``window``.
     ponzi : bool
@@ -145,6 +150,11 @@ class PonziTest:
     def verdict(self) -> str:
         return "ponzi" if self.ponzi else "not ponzi"
 
+    @property
+    def dependency_growth(self) -> float:
+        """Annual growth of outside capital need per dollar of end revenue."""
+        return (1 + self.need_growth) / (1 + self.revenue_growth) - 1
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
@@ -155,6 +165,7 @@ class PonziTest:
             "window": self.window,
             "need_growth": _num(self.need_growth),
             "revenue_growth": _num(self.revenue_growth),
+            "dependency_growth": _num(self.dependency_growth),
             "need_cagr": _num(self.need_cagr),
             "revenue_cagr": _num(self.revenue_cagr),
             "share_of_paths": round(self.share_of_paths, 6),
@@ -293,9 +304,11 @@ def ponzi_test(
         reason = (f"the need stops before {years[-1]}: it grew {gn:+.1%}/yr over {window[0]}–{window[-1]} "
                   f"against end revenue {gr:+.1%}/yr, then closed")
     else:
-        cmp = "faster than" if ponzi else "no faster than"
-        reason = (f"outside capital need grows {gn:+.1%}/yr, {cmp} end revenue ({gr:+.1%}/yr), "
-                  f"over {window[0]}–{window[-1]} (log-linear fit of path means)")
+        drift = (1 + gn) / (1 + gr) - 1
+        verb = "rises" if ponzi else "falls"
+        reason = (f"outside capital per dollar of end revenue {verb} {drift:+.1%}/yr over "
+                  f"{window[0]}–{window[-1]}: need {gn:+.1%}/yr against end revenue {gr:+.1%}/yr "
+                  f"(log-linear fit of path means)")
     sc = ds.attrs.get("scenario") if isinstance(result, xr.Dataset) else getattr(result, "scenario", None)
     return PonziTest(
         scenario=str(getattr(sc, "name", sc)) if sc is not None else "scenario",

@@ -134,12 +134,13 @@ def ponzi_cmd(
                     "references": [r.to_dict() for r in refs]})
         return
     summary = Table(title=f"Ponzi test — {b.name}, {paths} paths: outside capital need vs end revenue")
-    for col in ("scenario", "verdict", "need growth/yr", "end revenue growth/yr", "need CAGR",
-                "revenue CAGR", "years", "paths with signature"):
+    for col in ("scenario", "verdict", "need growth/yr", "end revenue growth/yr", "need per $ revenue/yr",
+                "need CAGR", "revenue CAGR", "years", "paths with signature"):
         summary.add_column(col, justify="left" if col in ("scenario", "verdict") else "right")
     for t in tests:
         summary.add_row(t.scenario, f"[red]{t.verdict}[/]" if t.ponzi else f"[green]{t.verdict}[/]",
-                        _pct(t.need_growth), _pct(t.revenue_growth), _pct(t.need_cagr), _pct(t.revenue_cagr),
+                        _pct(t.need_growth), _pct(t.revenue_growth), _pct(t.dependency_growth),
+                        _pct(t.need_cagr), _pct(t.revenue_cagr),
                         f"{t.window[0]}–{t.window[-1]}" if t.window else "—", _pct(t.share_of_paths))
     console.print(summary)
     for t in tests:
