@@ -117,7 +117,8 @@ def write_report(out: Path, *, book: DealBook, summary: dict[str, Any], quantile
     dp = pd.DataFrame(summary["default_probability"])
     dp = dp.loc[dp.max(axis=1) > 0] if (dp.max(axis=1) > 0).any() else dp.head(10)
     figs["defaults"] = charts.default_probability_chart(dp)
-    curve = pd.DataFrame(be.trials, columns=["multiplier", "p_no_default"])
+    curve = pd.DataFrame([t[:2] for t in be.trials if len(t) < 3 or t[2] == be.paths],
+                         columns=["multiplier", "p_no_default"])
     curve["end_revenue"] = curve["multiplier"] * (be.end_revenue / be.multiplier if be.multiplier else 0.0)
     refs = [{"label": r.author.split("(")[0].strip()[:28], "value": r.value} for r, _ in be.references()]
     figs["break_even"] = charts.break_even_chart(curve, alpha=be.alpha, multiplier=be.multiplier, references=refs)
