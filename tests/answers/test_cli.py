@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from loopwatch.cli import main
-from loopwatch.io import load_deal_book
+from loopwatch.io import load_deal_book, write_deal_book
+from loopwatch.model import DealBook
 
 BOOK = "three-party-loop"
 
@@ -82,6 +83,28 @@ def test_counterfactual_writes_a_valid_book(tmp_path: Path, capsys: pytest.Captu
     assert d["deal_book"]["name"] == "three-party-loop-counterfactual"
     assert main(["counterfactual", BOOK]) == 0
     assert capsys.readouterr().out.startswith("name: three-party-loop-counterfactual")
+
+
+def test_no_break_even_names_the_firms_that_still_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a builder with no revenue owes a bullet loan: no end demand saves it
+    book = DealBook.model_validate({"name": "doomed", "start": "2025Q1", "horizon": "2026Q4", "firms": [
+        {"id": "dev", "name": "Dev", "role": "model_developer", "end_revenue": 10e9, "cash": 1e9},
+        {"id": "builder", "name": "Builder", "role": "spv"},
+        {"id": "bank", "name": "Bank", "role": "lender", "cash": 50e9},
+    ], "contracts": [
+        {"id": "loan", "type": "loan", "payer": "bank", "payee": "builder", "amount": 20e9, "rate": 0.05,
+         "schedule": {"start": "2025Q1"}, "maturity": "2025Q4"},
+    ]})
+    path = tmp_path / "doomed.yaml"
+    write_deal_book(book, path)
+    scenario = tmp_path / "tight.yaml"
+    scenario.write_text("name: tight\ncredit: {refinance_share: 0, advance_compute: 0, advance_receivables: 0}\n"
+                        "equity: {issuance_appetite: 0}\n")
+    d = run_json(capsys, "break-even", str(path), "-s", str(scenario), "--paths", "4", "--target-year", "2026")
+    assert d["converged"] is False and d["multiplier"] is None
+    assert d["core_default_probability_at_max"] == {"builder": 1.0}
+    assert main(["break-even", str(path), "-s", str(scenario), "--paths", "4", "--target-year", "2026"]) == 0
+    assert "No break-even" in capsys.readouterr().out
 
 
 def test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

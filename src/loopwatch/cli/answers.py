@@ -8,6 +8,7 @@ numbers behind each verdict, and with ``--json`` prints pure JSON on stdout
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -182,20 +183,41 @@ def break_even_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Break-even demand: the smallest end revenue at which no core firm defaults with prob. ≥ 1 − α."""
-    from loopwatch.analysis.breakeven import break_even
+    from loopwatch.analysis.breakeven import break_even, no_default_probability
+    from loopwatch.engine import core_firms, simulate
+    from loopwatch.errors import ConvergenceError
 
     b = load_deal_book(book)
+    sc = load_scenario(scenario)
     year = target_year if target_year is not None else min(2030, b.horizon.year)
     try:
-        r = break_even(b, load_scenario(scenario), paths=paths, seed=seed, alpha=alpha, tol=tol,
+        r = break_even(b, sc, paths=paths, seed=seed, alpha=alpha, tol=tol,
                        deterministic=deterministic, target_year=year, coarse=coarse)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    except ConvergenceError:
+        # no demand level is enough: say which core firms still fail at the largest multiplier tried
+        top = float(inspect.signature(break_even).parameters["max_multiplier"].default)
+        res = simulate(b, sc, paths=1 if deterministic else paths, seed=seed, demand_multiplier=top,
+                       variables=["default_period"], events=False, deterministic=deterministic or None)
+        core = core_firms(b) or [f.id for f in b.firms]
+        probs = res.default_probability()
+        failing = {f: float(probs[f]) for f in core if probs[f] > 0}
+        p_ok = no_default_probability(res, core)
+        if as_json:
+            _emit_json({"book": b.name, "scenario": sc.name, "converged": False, "multiplier": None,
+                        "max_multiplier": top, "probability_no_core_default": p_ok, "alpha": alpha,
+                        "core_default_probability_at_max": failing})
+            return
+        console.print(f"[bold]No break-even[/] for {sc.name}: even at {top:g}× the scenario's end demand "
+                      f"P(no core default) = {p_ok:.1%} < {1 - alpha:.0%}. Core firms that still fail: "
+                      + ", ".join(f"{f} ({p:.1%})" for f, p in sorted(failing.items(), key=lambda kv: -kv[1])))
+        return
     if as_json:
-        _emit_json({"book": b.name, **r.to_dict()})
+        _emit_json({"book": b.name, "converged": True, **r.to_dict()})
         return
     mode = "deterministic path" if r.deterministic else f"{r.paths} paths, seed {r.seed}"
-    t = Table(title=f"Break-even demand — {book}, {r.scenario} ({mode})")
+    t = Table(title=f"Break-even demand — {b.name}, {r.scenario} ({mode})")
     t.add_column("figure")
     t.add_column("value", justify="right")
     t.add_row("demand multiplier m*", f"{r.multiplier:.4f}")
