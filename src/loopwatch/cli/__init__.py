@@ -23,18 +23,43 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """Map, simulate and stress-test the web of deals financing AI compute."""
+
+
 console = Console()
 err_console = Console(stderr=True)
 
-# command modules register on ``app`` when imported
-from loopwatch.cli import _plugins  # noqa: E402,F401
-from loopwatch.cli import deals as _deals  # noqa: E402,F401
+# Command modules register on ``app`` when imported. To keep start-up light, ``main``
+# imports only the module that owns the command typed (all of them for ``--help``).
+COMMANDS = {
+    "deals": ("deals", "importers"), "schema": ("deals",),
+    "cycles": ("analysis",), "trace": ("analysis",), "loi": ("analysis",), "warrants": ("analysis",),
+    "simulate": ("simulate",),
+    "minsky": ("answers",), "ponzi-test": ("answers",), "break-even": ("answers",),
+    "amplification": ("answers",), "stress": ("answers",), "counterfactual": ("answers",),
+    "run": ("run",), "runs": ("runs",),
+}
+MODULES = ("deals", "importers", "analysis", "simulate", "answers", "run", "runs")
+
+
+def register(command: str | None = None) -> None:
+    """Import the command modules that ``command`` needs (every module when None)."""
+    import importlib
+
+    for name in COMMANDS.get(command or "", MODULES):
+        importlib.import_module(f"loopwatch.cli.{name}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 failure, 2 invalid input)."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, prog_name="loopwatch")  # standalone: usage errors exit 2 by themselves
+        register(args[0] if args and not args[0].startswith("-") else None)
+        app(args=args, prog_name="loopwatch")  # standalone: usage errors exit 2 by themselves
     except LoopwatchError as exc:
         for line in str(exc).splitlines():
             err_console.print(line, markup=False, highlight=False, soft_wrap=True)

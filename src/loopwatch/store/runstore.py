@@ -26,11 +26,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from loopwatch.errors import StoreError
+
+if TYPE_CHECKING:  # pandas loads only when a table is read or written
+    import pandas as pd
 
 __all__ = ["DEFAULT_STORE_ENV", "RunRecord", "RunStore", "default_store_path"]
 
@@ -228,6 +229,8 @@ class RunStore:
 
     def export(self, run_id: str, out: str | os.PathLike[str], *, fmt: str) -> list[Path]:
         """Export a run: ``parquet`` (a folder with one file per table) or ``xlsx`` (one sheet per table)."""
+        import pandas as pd
+
         rid = self.resolve(run_id)
         record, summary, params = self.run(rid)
         frames = {
