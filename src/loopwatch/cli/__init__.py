@@ -36,7 +36,7 @@ err_console = Console(stderr=True)
 # Command modules register on ``app`` when imported. To keep start-up light, ``main``
 # imports only the module that owns the command typed (all of them for ``--help``).
 COMMANDS = {
-    "deals": ("deals", "importers"), "schema": ("deals",),
+    "deals": ("deals",), "deals import": ("deals", "importers"), "schema": ("deals",),
     "cycles": ("analysis",), "trace": ("analysis",), "loi": ("analysis",), "warrants": ("analysis",),
     "simulate": ("simulate",),
     "minsky": ("answers",), "ponzi-test": ("answers",), "break-even": ("answers",),
@@ -58,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 failure, 2 invalid input)."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        register(args[0] if args and not args[0].startswith("-") else None)
+        command = args[0] if args and not args[0].startswith("-") else None
+        if command == "deals" and (len(args) < 2 or args[1] in ("import", "--help")):
+            command = "deals import"  # the import subcommand lives in its own module
+        register(command)
         app(args=args, prog_name="loopwatch")  # standalone: usage errors exit 2 by themselves
     except LoopwatchError as exc:
         for line in str(exc).splitlines():
