@@ -19,8 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
+# the same BLAS default as the ``loopwatch`` command (cli.entry), for the in-process engine calls
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
 
 LOOPWATCH = [sys.executable, "-c", "from loopwatch.cli import entry; entry()"]
 
