@@ -190,10 +190,28 @@ class Ledger:
         The tolerance is ``tol`` × the largest gross balance sheet the firm
         has had, plus 1 USD (float64 rounding on balances of 10^12 USD).
         """
-        residual = self.assets - self.liabilities - self.bal[Account.equity]
-        np.maximum(self.peak, np.abs(self.bal).sum(axis=0), out=self.peak)
-        scale = self.peak
-        bad = ~(np.abs(residual) <= tol * scale + 1.0)  # also catches NaN
+        # the same sums as ``assets - liabilities - equity`` and ``|bal|.sum(axis=0)``, added
+        # in the same order, but in two preallocated buffers (this runs every quarter)
+        bal = self.bal
+        work = getattr(self, "_work", None)
+        if work is None or work.shape != (2, *bal.shape[1:]):
+            work = self._work = np.empty((2, *bal.shape[1:]))
+        assets, gross = work[0], work[1]
+        np.add(bal[0], bal[1], out=assets)
+        np.abs(bal[0], out=gross)
+        for a in range(2, 6):
+            assets += bal[a]
+        liab = bal[Account.debt] + bal[Account.warrant_liability]
+        assets -= liab
+        assets -= bal[Account.equity]
+        residual = assets
+        for a in range(1, len(Account)):
+            gross += np.abs(bal[a], out=liab)
+        np.maximum(self.peak, gross, out=self.peak)
+        np.abs(residual, out=liab)
+        np.multiply(self.peak, tol, out=gross)
+        gross += 1.0
+        bad = ~(liab <= gross)  # also catches NaN
         if bad.any():
             f, p = np.argwhere(bad)[0]
             raise AccountingError(period, firm_ids[int(f)], float(residual[f, p]))

@@ -31,7 +31,7 @@ from loopwatch.model import DealBook, Period, Scenario
 
 __all__ = ["DEFAULT_CHUNK", "SimulationResult", "simulate"]
 
-DEFAULT_CHUNK = 2048
+DEFAULT_CHUNK = 1024
 """Paths advanced together by default: large enough to amortise Python overhead,
 small enough that a chunk's working set stays in cache."""
 
@@ -150,7 +150,8 @@ def simulate(
         Last quarter (``"2028Q4"``), or a number of quarters from the book's
         start; default the book's horizon.
     chunk : int, keyword-only
-        Paths advanced together (memory ∝ chunk); default 2048.
+        Paths advanced together (memory ∝ chunk); default 1024 (fastest
+        measured: the working set of a quarter stays in cache).
     demand_multiplier : float or ndarray, shape (paths,), keyword-only
         Scales every developer's end-demand path (per path if an array).
         Shocks do not depend on it (common random numbers).

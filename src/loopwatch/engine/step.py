@@ -317,15 +317,21 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         _post_edges(plan, st, t, paid, np.concatenate([Dnew, np.zeros((1, P), bool)])[E.payer])
         _pay_world(st, opex * rf, w_int * rf, (w_prin + w_accel) * rf)
         if D.any():
-            sub = st.take(cols)
-            evs = ev.on(cols)
-            edge_losses(plan, sub, cl.A, r)
-            add_losses(sub, cl.world * (1.0 - r[:F]), np.full(F, F, np.int64), np.arange(F),
+            # losses and liquidation only on the paths where somebody defaulted: on the
+            # others (short, but rescued in the cascade) r = 1 and D is empty, so every
+            # loss, write-off and posting there is zero
+            dc = np.flatnonzero(D.any(axis=0))
+            cd = cols[dc]
+            sub = st.take(cd)
+            evs = ev.on(cd)
+            A_d, r_d, D_d, world_d = cl.A[:, dc], r[:, dc], D[:, dc], cl.world[:, dc]
+            edge_losses(plan, sub, A_d, r_d)
+            add_losses(sub, world_d * (1.0 - r_d[:F]), np.full(F, F, np.int64), np.arange(F),
                        np.zeros(F, np.int64))
-            evs.add(t, "default", (E.out_inc[:, :F] @ cl.A + cl.world) * D, firm=np.arange(F),
-                    mask=D, round_=rounds)
-            settle_defaults(plan, sub, t, D, r, E.in_inc[:, :F] @ paid[:, cols], evs)
-            st.put(cols, sub)
+            evs.add(t, "default", (E.out_inc[:, :F] @ A_d + world_d) * D_d, firm=np.arange(F),
+                    mask=D_d, round_=rounds[:, dc])
+            settle_defaults(plan, sub, t, D_d, r_d, E.in_inc[:, :F] @ paid[:, cd], evs)
+            st.put(cd, sub)
             st.dep_change[:, Dnew] = 0.0
     else:
         paid = A
