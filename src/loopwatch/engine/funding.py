@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from loopwatch.engine.incidence import Sum
-from loopwatch.engine.ledger import Account
+from loopwatch.engine.ledger import Account, Ledger
 from loopwatch.engine.plan import Plan
 from loopwatch.engine.state import State
 
@@ -152,19 +152,25 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
     cap_wt, cap_stake = cap_wt_all, cap_stake_all
     out = Raised(fac, new, eq, wt, stake)
 
+    # postings touch only the rows R of firms that want money (zero elsewhere, so the
+    # same numbers as full-width postings at a fraction of the passes)
     if fac.any():
-        led.from_world(fac, Account.debt)
-        add_world_debt(st, fac, mkt.facility_rate)
-        st.facility = st.facility - fac
+        got = fac[R]
+        _from_world_rows(led, R, got, Account.debt)
+        _add_world_debt_rows(st, R, got, mkt.facility_rate[R])
+        st.facility[R] -= got
     if new.any():
-        led.from_world(new, Account.debt)
-        add_world_debt(st, new, mkt.new_rate)
-        st.loi_debt = st.loi_debt + new * mkt.loi_share
+        got = new[R]
+        _from_world_rows(led, R, got, Account.debt)
+        _add_world_debt_rows(st, R, got, mkt.new_rate[R])
+        st.loi_debt[R] += got * mkt.loi_share[R]
     if eq.any():
-        led.from_world(eq, Account.equity)
-        price = np.where(st.mv > 0, st.mv / st.units, 1.0)
-        st.units = st.units + eq / price
-        st.issued = st.issued + eq
+        got = eq[R]
+        _from_world_rows(led, R, got, Account.equity)
+        mv = st.mv[R]
+        price = np.where(mv > 0, mv / st.units[R], 1.0)
+        st.units[R] += got / price
+        st.issued[R] += got
     if wt.any():
         phi = np.divide(wt, cap_wt, out=np.zeros_like(wt), where=cap_wt > 0)
         frac = phi[plan.payee[plan.wr[plan.wt_warrant]]] * (wt_val > 0)
@@ -204,6 +210,23 @@ def exercise_warrants(plan: Plan, st: State, frac: F64) -> F64:
     st.wt_left = st.wt_left - shares
     st.wt_val = st.wt_val - value
     return sale_cash - strike_cash
+
+
+def _from_world_rows(led: Ledger, R: NDArray[np.int64], amount: F64, leg: Account) -> None:
+    """:meth:`Ledger.from_world` of ``amount`` (len(R), P) to the firms ``R`` only."""
+    led.bal[Account.cash][R] += amount
+    bal = led.bal[leg]
+    bal[R] = (bal[R] + amount) if leg >= Account.debt else (bal[R] - amount)
+    led.world_cash -= amount.sum(axis=0)
+
+
+def _add_world_debt_rows(st: State, R: NDArray[np.int64], amount: F64, rate: F64) -> None:
+    """:func:`add_world_debt` for the firms ``R`` only (``amount``, ``rate``: (len(R), P))."""
+    debt = st.world_debt[R]
+    total = debt + amount
+    st.world_rate[R] = np.divide(debt * st.world_rate[R] + amount * rate, total,
+                                 out=st.world_rate[R], where=(amount > 0) & (total > 0))
+    st.world_debt[R] = total
 
 
 def add_world_debt(st: State, amount: F64, rate: F64) -> None:

@@ -137,9 +137,15 @@ def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Marke
     cr = plan.scenario.credit
     led = st.ledger
     scale = np.maximum(1.0 - cr.stress_response * stress, 0.0)
-    recv = plan.payee_inc @ ((st.live & plan.commercial_kind[:, None]) * plan.remaining[:, t, None])
-    parts_loi = cr.advance_loi * (plan.payee_inc @ (st.open * (plan.remaining[:, t]
-                                                                + plan.sched[:, t])[:, None]))
+    # sums over the contracts that can contribute only (the others add exact zeros):
+    # binding receivables still to come, and conditional deals (only they can be open)
+    rem = plan.remaining[:, t]
+    k = np.flatnonzero(plan.commercial_kind & (rem != 0))
+    recv = plan.incidence(k, plan.payee) @ (st.live[k] * rem[k, None])
+    loi_value = rem + plan.sched[:, t]
+    k = np.flatnonzero(plan.conditional & (loi_value != 0))
+    parts_loi = cr.advance_loi * (plan.incidence(k, plan.payee) @ (st.open[k]
+                                                                     * loi_value[k, None]))
     coll = scale * (cr.advance_compute * led[Account.compute] + cr.advance_receivables * recv
                     + parts_loi)
     loi_share = np.divide(scale * parts_loi, coll, out=np.zeros_like(coll), where=coll > 0)
@@ -486,7 +492,9 @@ def _issue_stakes(plan: Plan, st: State, paid: F64) -> None:
     units = st.units[tee]
     pm = plan.eq_post_money[:, None]
     pre = np.where(np.isnan(pm), st.mv[tee], pm - paid)
-    pre = np.where(pre > 0, pre, np.maximum(paid, 1.0))
+    # a pre-money value below 1 USD (a firm whose value has all but vanished) is
+    # degenerate: units / value would overflow; such a round is priced at its own size
+    pre = np.where(pre >= 1.0, pre, np.maximum(paid, 1.0))
     new_units = paid * units / pre
     st.stake_units = st.stake_units + new_units
     st.stake_val = st.stake_val + paid
