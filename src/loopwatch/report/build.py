@@ -49,7 +49,8 @@ def answers_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows.append(("Q3 How fast must end revenue grow?",
                  f"{_usd(be.get('end_revenue'))} in {be.get('target_year')} (CAGR {_pct(be.get('cagr'))}) for "
                  f"P(no core default) ≥ {1 - float(be.get('alpha', 0.05)):.0%}",
-                 f"multiplier {be.get('multiplier')}, tolerance {be.get('tolerance')}, {be.get('iterations')} bisection steps"))
+                 f"{float(be.get('multiplier') or 0):.2f}× the scenario's demand; tolerance {be.get('tolerance')}, "
+                 f"{be.get('iterations')} bisection steps"))
     amp = summary["amplification"]
     factors = amp.get("factors", {})
     rows.append(("Q4 Does the loop amplify shocks?",
@@ -70,11 +71,14 @@ def answers_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
                            f"implied discount {_pct(x.get('implied_discount'))}" for x in w) or "no warrants",
                  "Monte Carlo under GBM price paths with vesting conditions"))
     loi = summary["loi_leverage"]
+    per_b, per_r = loi.get("per_binding_dollar"), loi.get("per_end_revenue_dollar")
     rows.append(("Q7 How much debt stands on letters of intent?",
-                 f"{_usd(loi.get('debt'))} peak; {loi.get('per_binding_dollar')} per binding dollar",
-                 f"per end-revenue dollar {loi.get('per_end_revenue_dollar')}"))
+                 f"{_usd(loi.get('debt'))} at its peak"
+                 + (f"; ${float(per_b):.3f} per binding contract dollar" if per_b is not None else ""),
+                 f"${float(per_r):.2f} per dollar of annual end revenue" if per_r is not None else ""))
     rows.append(("Q8 Which scenario is the world on?",
-                 "Compare the scenarios' paths with the indicators in docs/scenarios.md",
+                 "Not answered by this run: the indicators watch is not built yet; docs/scenarios.md "
+                 "ties each scenario to the indicators it assumes",
                  ", ".join(dp)))
     return rows
 
