@@ -256,8 +256,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     w_prin = w_sched + st.called * alive
     st.called = np.zeros((F, P))
     roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
-    inn = E.in_inc[:, :F] @ A
-    loop_due_in = plan.commercial_in @ A
+    # edge totals over the rows of A that carry anything this quarter (most are zero)
+    nz0 = _nonzero_rows(A)
+    Az = A[nz0]
+    inn = E.in_inc[:, :F].rows(nz0) @ Az
+    loop_due_in = plan.commercial_in.rows(nz0) @ Az
     revenue_q = end + non_loop + rerent + loop_due_in
     mkt = _market(plan, st, t, stress, revenue_q)
     # maturing debt is refinanced by outside lenders: a share of the world ladder and
@@ -273,7 +276,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
 
     # 3b. take-or-pay flex, then backstop calls
     wo = opex + w_int + w_prin
-    out = E.out_inc[:, :F] @ A
+    out = E.out_inc[:, :F].rows(nz0) @ Az
     if len(cc) and (plan.cc_take_or_pay < 1).any():
         x = led[Account.cash] + inn - out - wo
         gap = np.maximum(plan.min_cash[:, None] - x, 0.0) * alive
@@ -320,7 +323,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         rf[:, cols] = r[:F]
         w_accel = np.zeros((F, P))
         w_accel[:, cols] = cl.w_accel
-        _post_edges(plan, st, t, paid, np.concatenate([Dnew, np.zeros((1, P), bool)])[E.payer])
+        nz = _nonzero_rows(paid)
+        _post_edges(plan, st, t, paid, nz,
+                    np.concatenate([Dnew, np.zeros((1, P), bool)])[E.payer])
         _pay_world(st, opex * rf, w_int * rf, (w_prin + w_accel) * rf)
         if D.any():
             # losses and liquidation only on the paths where somebody defaulted: on the
@@ -341,7 +346,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             st.dep_change[:, Dnew] = 0.0
     else:
         paid = A
-        _post_edges(plan, st, t, paid, None)
+        nz = _nonzero_rows(paid)
+        _post_edges(plan, st, t, paid, nz, None)
         _pay_world(st, opex, w_int, w_prin)
     if len(plan.eq):
         if ev.enabled:
@@ -357,7 +363,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
 
     # 6. valuation
     dep = depreciate(plan, st, t)
-    got_loop = plan.commercial_in @ paid
+    pz = paid[nz]
+    got_loop = plan.commercial_in.rows(nz) @ pz
     revenue = end + non_loop + rerent + got_loop
     revalue(plan, st, t, revenue, demand, Dnew, dr.price[t])
     mark(plan, st, t)
@@ -377,7 +384,6 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         st.wt_val = np.where(ends, 0.0, st.wt_val)
 
     # 8. flows for the record
-    E.out_inc[:, :F]
     if len(plan.ln):
         b_inc = plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
         interest_due = b_inc @ (A[g["interest"]] + A[g["interest_twin"]])
@@ -386,10 +392,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         interest_due = prin_due = np.zeros((F, P))
     return Quarter(
         revenue_end=end, revenue_loop=got_loop, revenue_non_loop=non_loop + rerent,
-        revenue_rerent=rerent, opex=opex, capex=plan.capex_out @ paid, depreciation=dep,
+        revenue_rerent=rerent, opex=opex, capex=plan.capex_out.rows(nz) @ pz, depreciation=dep,
         interest_due=interest_due + w_int, principal_due=prin_due + w_prin,
-        commitments_due=plan.committed_out @ A,
-        paid_out_loop=plan.to_firm_out @ paid, raised=raised,
+        commitments_due=(plan.committed_out.rows(nz) @ pz if paid is A
+                         else plan.committed_out @ A),
+        paid_out_loop=plan.to_firm_out.rows(nz) @ pz, raised=raised,
         world_cash_change=led.world_cash - world_start,
         cash_change=led[Account.cash] - cash_start, A=A, paid=paid,
     )
@@ -436,8 +443,17 @@ def _backstop_calls(plan: Plan, st: State, t: int, A: F64, rerent_cc: F64) -> F6
     return out
 
 
-def _post_edges(plan: Plan, st: State, t: int, paid: F64, payer_default: B8 | None) -> None:
+def _nonzero_rows(a: F64) -> NDArray[np.int64]:
+    """Rows of ``a`` (k, P) with a nonzero (or NaN) entry: the only rows a total must add."""
+    out: NDArray[np.int64] = np.flatnonzero(a.any(axis=1))
+    return out
+
+
+def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
+                payer_default: B8 | None) -> None:
     """Post the quarter's payments with each side's other account, then update the registers.
+
+    ``nz`` holds the rows of ``paid`` (E, P) that may be nonzero (a superset is fine).
 
     A defaulter's payments for chips and build-out are claims for goods it
     will not get: its side of those entries is an expense, not an asset.
@@ -447,7 +463,10 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, payer_default: B8 | No
     g = E.groups
     F = plan.F
     payer_legs, payee_legs = plan.edge_legs
-    led.transfer_legs(paid, E.out_inc, E.in_inc, payer_legs, payee_legs)
+    pz = paid[nz]
+    led.transfer_legs(pz, E.out_inc.rows(nz), E.in_inc.rows(nz),
+                      {a: m.rows(nz) for a, m in payer_legs.items()},
+                      {a: m.rows(nz) for a, m in payee_legs.items()})
     bought = paid
     if payer_default is not None:
         claims = paid * (payer_default & plan.capex_edges[:, None])
@@ -458,7 +477,7 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, payer_default: B8 | No
     cc = plan.cc
     if len(cc):
         st.cum_paid[cc] += paid[g["cc"]]
-        spent = plan.capex_only_out @ bought
+        spent = plan.capex_only_out.rows(nz) @ bought[nz]
         if spent.any():
             add_vintage(st, t, spent, plan.life0_q)
     if len(plan.cp):
