@@ -49,7 +49,7 @@ def cached_sum(target: I64, n: int) -> Sum:
     return hit
 
 
-def _spmm(m: sp.csr_matrix, A: F64) -> F64:
+def _spmm(m: sp.csr_matrix | _CSR, A: F64) -> F64:
     """``m @ A`` for a CSR ``m`` (n, k) and a dense ``A`` (k, P), straight into SciPy's kernel.
 
     The kernel adds, for each output row, the input rows of its entries in
@@ -63,6 +63,14 @@ def _spmm(m: sp.csr_matrix, A: F64) -> F64:
         X = np.ascontiguousarray(A, dtype=np.float64)
         _csr_matvecs(n, k, P, m.indptr, m.indices, m.data, X.ravel(), out.ravel())
     return out
+
+
+class _CSR:
+    """The fields of a CSR matrix that :func:`_spmm` reads (no SciPy object)."""
+
+    def __init__(self, shape: tuple[int, int], indptr: I64, indices: I64, data: F64) -> None:
+        self.shape, self.indptr, self.indices, self.data = shape, indptr, indices, data
+        self.nnz = len(data)
 
 
 class Sum:
@@ -122,13 +130,23 @@ class Sum:
         if hit is None:
             if len(cache) > 512:
                 cache.clear()
-            m = self.matrix.tocoo()
-            pos = np.searchsorted(nz, m.col)
-            keep = (pos < len(nz)) & (np.asarray(nz)[np.minimum(pos, max(len(nz) - 1, 0))]
-                                      == m.col) if len(nz) else np.zeros(len(m.col), bool)
-            hit = cache[key] = Weighted(pos[keep], m.row[keep], m.data[keep], n=self.n,
-                                        k=len(nz))
+            hit = cache[key] = self._restricted(np.asarray(nz, np.int64))
         return hit
+
+    def _restricted(self, nz: I64) -> Sum:
+        """Build :meth:`rows` without SciPy (cheap: it runs whenever the pattern is new)."""
+        m = self.matrix
+        where = np.full(self.k, -1, np.int64)
+        where[nz] = np.arange(len(nz))
+        col = where[m.indices]
+        keep = col >= 0
+        kept = np.concatenate([[0], np.cumsum(keep)])  # kept entries before each position
+        indptr = kept[m.indptr].astype(m.indptr.dtype)
+        out = object.__new__(Sum)
+        out.target, out.k, out.n = self.target, len(nz), self.n
+        out.matrix = _CSR((self.n, len(nz)), indptr, col[keep].astype(m.indices.dtype),
+                          np.asarray(m.data[keep], np.float64))
+        return out
 
     def __getitem__(self, key: slice | tuple[slice, slice]) -> Sum:
         """Restrict to some rows (``s[rows]``) and/or the first targets (``s[rows, :n]``)."""

@@ -444,8 +444,12 @@ def _backstop_calls(plan: Plan, st: State, t: int, A: F64, rerent_cc: F64) -> F6
 
 
 def _nonzero_rows(a: F64) -> NDArray[np.int64]:
-    """Rows of ``a`` (k, P) with a nonzero (or NaN) entry: the only rows a total must add."""
-    out: NDArray[np.int64] = np.flatnonzero(a.any(axis=1))
+    """Rows of ``a`` (k, P) with a nonzero (or NaN) entry: the only rows a total must add.
+
+    On a few paths, every row (one pattern, so the restricted sums stay cached).
+    """
+    out: NDArray[np.int64] = (np.flatnonzero(a.any(axis=1)) if a.shape[1] >= 32
+                              else np.arange(len(a)))
     return out
 
 
