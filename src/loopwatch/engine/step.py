@@ -252,8 +252,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         A[g["principal_twin"]] = prin * sold
     # world debt: interest, maturing principal (part rolls over), called LOI credit
     w_int = st.world_debt * st.world_rate / 4.0 * alive
-    w_sched = st.world_debt * plan.ladder[:, None] * alive
-    w_prin = w_sched + st.called * alive
+    # called LOI credit is part of world debt: the ladder runs on the rest, so one dollar is
+    # never repaid twice (hypothesis found debt going negative when both fell due at once)
+    called = np.minimum(st.called, st.world_debt)
+    w_sched = (st.world_debt - called) * plan.ladder[:, None] * alive
+    w_prin = w_sched + called * alive
     st.called = np.zeros((F, P))
     roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
     # edge totals over the rows of A that carry anything this quarter (most are zero)
