@@ -4,7 +4,6 @@
 
     LoopwatchError
      ├── DealBookError        bad deal-book input (file, line, dotted path)
-     │    └── DealBookErrors  several problems reported at once
      ├── ScenarioError        bad scenario input
      ├── AccountingError      a posting broke double entry (period, firm, residual)
      ├── ConvergenceError     an iterative kernel did not converge (iterations, residual)
@@ -21,7 +20,6 @@ __all__ = [
     "AccountingError",
     "ConvergenceError",
     "DealBookError",
-    "DealBookErrors",
     "LoopwatchError",
     "Problem",
     "ScenarioError",
@@ -57,8 +55,6 @@ class DealBookError(LoopwatchError):
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
-
-DealBookErrors = DealBookError
 
 
 class ScenarioError(DealBookError):

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, WithJsonSchema
 
-__all__ = ["Money", "Period", "PeriodField", "format_money", "parse_money", "parse_period"]
+__all__ = ["Money", "Period", "format_money", "parse_money", "parse_period"]
 
 _SUFFIX = {
     "": 1.0,
@@ -208,6 +208,3 @@ Money = Annotated[
     ),
 ]
 """USD amount field: accepts numbers and strings like ``"$300B"``."""
-
-PeriodField = Period
-"""Alias kept for readability in field declarations."""

@@ -10,7 +10,7 @@ import pandas as pd
 
 from loopwatch.model import DealBook, format_money
 from loopwatch.report import charts
-from loopwatch.report.html import Section, render_report, table_html
+from loopwatch.report.html import Section, render_report
 
 __all__ = ["SECTION_IDS", "answers_rows", "write_report"]
 
@@ -203,5 +203,3 @@ def write_report(out: Path, *, book: DealBook, summary: dict[str, Any], quantile
             files.append(target)
     return files
 
-
-__all__ += ["table_html"]
