@@ -46,3 +46,54 @@ def test_called_loi_credit_and_the_world_ladder_do_not_repay_one_dollar_twice() 
     d = simulate(book, scenario, paths=3, seed=11, variables="all").data
     assert (d["debt"].values >= -1e-12).all()
     np.testing.assert_allclose(d["debt"].values, d["world_debt"].values, atol=1e-12)
+
+
+def _supplier_book(*, binding: bool, take_or_pay: float) -> object:
+    # f0 (debt 1 due within the year, end revenue 1/yr) buys 1.0 of compute from f1 in
+    # 2025Q2; f1 has no cash and a variable cost of ``opex_ratio`` × revenue
+    return validate_deal_book({
+        "name": "supplier", "start": "2025Q1", "horizon": "2025Q4",
+        "firms": [
+            {"id": "f0", "name": "F0", "role": "chip_vendor", "public": True,
+             "shares_outstanding": 1e8, "share_price": 1.0, "debt": 1.0, "end_revenue": 1.0,
+             "useful_life_years": 1, "debt_maturity_years": 1},
+            {"id": "f1", "name": "F1", "role": "chip_vendor", "valuation": 0,
+             "opex_ratio": 0.75, "useful_life_years": 1, "debt_maturity_years": 1},
+        ],
+        "contracts": [
+            {"id": "c2", "type": "compute_commitment", "payer": "f0", "payee": "f1",
+             "amount": 1.0, "schedule": {"start": "2025Q2"}, "binding": binding,
+             "confidence": 1.0, "capacity_gw": 0, "take_or_pay": take_or_pay,
+             "cancellation_penalty": 0, "capex_intensity": 0},
+        ],
+    })
+
+
+def _quiet_scenario() -> object:
+    return validate_scenario({
+        "name": "quiet", "deterministic": True,
+        "demand": {"default": {"growth": 0, "growth_decay": 0, "long_run_growth": 0,
+                               "persistence": 0, "volatility": 0, "correlation": 0}},
+        "credit": {"base_rate": 0, "spread": 0, "advance_compute": 0, "advance_receivables": 0,
+                   "advance_loi": 0, "stress_response": 0, "refinance_share": 0,
+                   "max_debt_to_revenue": 1, "recovery_assets": 0, "recovery_receivables": 0},
+        "equity": {"sentiment_default": 0, "issuance_appetite": 0, "stake_haircut": 0,
+                   "price_volatility": 0},
+        "rerent": {"spot_price": 0, "utilisation": 0},
+    })
+
+
+def test_a_supplier_does_not_fail_on_the_cost_of_revenue_it_never_got() -> None:
+    # With no demand f0 defaults at once, before the commitment starts: one default.
+    # With demand f0 survives 2025Q1 and defaults in 2025Q2 owing f1 1.0 (paying 0:
+    # recovery 0). f1's variable cost is owed only on what it is paid, so it survives.
+    # Before the fix f1 owed 0.75 on the unpaid 1.0 and failed too (more demand, more
+    # defaults); with take-or-pay 0.5 the cost was also charged on the cut half.
+    for binding, top in ((True, 1.0), (False, 0.5)):
+        book, sc = _supplier_book(binding=binding, take_or_pay=top), _quiet_scenario()
+        counts = []
+        for m in (0.0, 1.0, 2.0):
+            d = simulate(book, sc, paths=1, demand_multiplier=m, variables=[], events=False).data
+            counts.append(int((d["default_period"].values >= 0).sum()))
+        assert counts == sorted(counts, reverse=True), (binding, counts)
+        assert counts[0] == 1

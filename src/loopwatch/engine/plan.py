@@ -318,6 +318,20 @@ class Plan:
         return Sum(np.where(E.commercial > 0, E.payee, -1), self.F)
 
     @cached_property
+    def edge_keep(self) -> F64:
+        """(E,) share of each edge's payment its payee keeps after variable costs.
+
+        Operating revenue (``commercial``) carries the payee's ``opex_ratio``:
+        a cloud delivers, and pays for, only the capacity it is paid for.
+        """
+        E = self.edges
+        firm = E.payee < self.F
+        ratio = np.zeros(E.n)
+        ratio[firm] = self.opex_ratio[E.payee[firm]]
+        out: F64 = 1.0 - ratio * (E.commercial > 0)
+        return out
+
+    @cached_property
     def capex_out(self) -> Sum:
         """Edges → payer firm, purchases of compute assets only."""
         return Sum(np.where(self.capex_edges, self.edges.payer, -1), self.F)

@@ -199,7 +199,8 @@ def _solve(mat: F64, rhs: F64) -> F64:
 class Claims:
     """What falls due this quarter, before clearing.
 
-    ``A`` (E, P) edge amounts; ``opex``, ``w_int``, ``w_prin`` (F, P) owed to
+    ``A`` (E, P) edge amounts; ``opex`` (F, P) operating costs but the variable
+    cost of contract revenue (netted off receipts instead), ``w_int``, ``w_prin`` (F, P) owed to
     the world; ``w_accel`` (F, P) accelerated world debt of defaulters;
     ``prin_sched`` (n_ln, P) scheduled loan principal.
     """
@@ -282,7 +283,9 @@ def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Market,
     for k in range(F + 1):
         A, world = _apply_default(plan, st, t, cols, cl, D)
         claims = out_f @ A + world
-        r, inflow = clear(A, E.payer, E.payee, estate(plan, st, cols), claims, D, beta)
+        # network receipts net of the payee's variable costs on them (see ``edge_keep``)
+        r, inflow = clear(A * plan.edge_keep[:, None], E.payer, E.payee,
+                          estate(plan, st, cols), claims, D, beta)
         cash = st.ledger[Account.cash][:, cols]
         y = cash + inflow - claims
         tol = 1e-9 * (claims + np.abs(cash)) + 1e-3

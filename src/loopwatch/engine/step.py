@@ -9,7 +9,13 @@ Order within quarter ``t``:
    (its AI share scaled by sentiment) and re-rent revenue for stranded
    capacity;
 2. **operating costs** fall due: fixed + ratio × the quarter's revenue
-   (end, non-loop, re-rent and contract revenue due);
+   (end, non-loop, re-rent and contract revenue due). The variable cost of
+   contract revenue is owed only on what the buyer pays: when a buyer
+   defaults, its supplier does not deliver (nor pay for) the unpaid part, so
+   clearing nets the cost off the supplier's receipts (``Plan.edge_keep``).
+   Decision: without it a supplier could fail on costs of revenue it never
+   got, and more end demand (which keeps a doomed buyer alive into a
+   contract's first quarter) could produce more defaults;
 3. **scheduled flows** fall due: compute commitments, chip purchases,
    build-out capex, equity tranches whose milestones were met, loan draws,
    interest and principal (world debt rolls over ``refinance_share`` scaled
@@ -275,7 +281,12 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         led.from_world(roll, Account.debt)
         add_world_debt(st, roll, mkt.new_rate)
         raised.debt += roll
-    opex = (plan.opex_fixed_q[t][:, None] + plan.opex_ratio[:, None] * revenue_q) * alive
+    # operating costs: fixed, plus the variable share of revenue; the share on network
+    # revenue is charged on what is actually received (a payee does not deliver, or pay
+    # for, capacity its defaulting buyer does not pay for: resolution nets it off)
+    ratio = plan.opex_ratio[:, None]
+    opex_out = (plan.opex_fixed_q[t][:, None] + ratio * (end + non_loop + rerent)) * alive
+    opex = opex_out + ratio * loop_due_in * alive
 
     # 3b. take-or-pay flex, then backstop calls
     wo = opex + w_int + w_prin
@@ -297,6 +308,13 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         out = out + plan.incidence(plan.bk, plan.payer) @ calls
         inn = inn + plan.incidence(plan.bk, plan.payee) @ calls
 
+    if len(cc) or len(plan.bk):
+        # the variable cost of contract revenue follows the amounts finally due (after
+        # the take-or-pay cut and backstop calls)
+        nz1 = _nonzero_rows(A)
+        opex = opex_out + ratio * (plan.commercial_in.rows(nz1) @ A[nz1]) * alive
+        wo = opex + w_int + w_prin
+
     # 4. funding waterfall
     x = led[Account.cash] + inn - out - wo
     need = np.where(alive, np.maximum(plan.min_cash[:, None] - x, 0.0), 0.0)
@@ -310,8 +328,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     cols = np.flatnonzero(short.any(axis=0))
     Dnew = np.zeros((F, P), bool)
     if len(cols):
+        alive_start = alive.copy()  # resolution updates ``st.alive`` in place
         sub = st.take(cols)
-        cl = Claims(A=A[:, cols], opex=opex[:, cols], w_int=w_int[:, cols],
+        cl = Claims(A=A[:, cols], opex=opex_out[:, cols], w_int=w_int[:, cols],
                     w_prin=w_prin[:, cols], w_accel=np.zeros((F, len(cols))),
                     prin_sched=prin_sched[:, cols])
         raised_s = Raised.zeros(F, len(cols))
@@ -329,7 +348,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         nz = _nonzero_rows(paid)
         _post_edges(plan, st, t, paid, nz,
                     np.concatenate([Dnew, np.zeros((1, P), bool)])[E.payer])
-        _pay_world(st, opex * rf, w_int * rf, (w_prin + w_accel) * rf)
+        opex = opex_out * rf + ratio * (plan.commercial_in.rows(nz) @ paid[nz]) * alive_start
+        _pay_world(st, opex, w_int * rf, (w_prin + w_accel) * rf)
         if D.any():
             # losses and liquidation only on the paths where somebody defaulted: on the
             # others (short, but rescued in the cascade) r = 1 and D is empty, so every
@@ -344,7 +364,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
                        np.zeros(F, np.int64))
             evs.add(t, "default", (E.out_inc[:, :F] @ A_d + world_d) * D_d, firm=np.arange(F),
                     mask=D_d, round_=rounds[:, dc])
-            settle_defaults(plan, sub, t, D_d, r_d, E.in_inc[:, :F] @ paid[:, cd], evs)
+            settle_defaults(plan, sub, t, D_d, r_d,
+                            E.in_inc[:, :F] @ (paid[:, cd] * plan.edge_keep[:, None]), evs)
             st.put(cd, sub)
             st.dep_change[:, Dnew] = 0.0
     else:
