@@ -32,16 +32,27 @@ buffer raises all it can.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine import _fused
 from loopwatch.engine.incidence import Sum
 from loopwatch.engine.ledger import Account, Ledger
 from loopwatch.engine.plan import Plan
-from loopwatch.engine.state import State
+from loopwatch.engine.state import State, kernel_index, owned
 
-__all__ = ["Market", "Raised", "exercise_warrants", "waterfall"]
+__all__ = [
+    "Market",
+    "Raised",
+    "add_world_debt",
+    "add_world_debt_reference",
+    "exercise_warrants",
+    "exercise_warrants_reference",
+    "waterfall",
+    "waterfall_reference",
+]
 
 F64 = NDArray[np.float64]
 
@@ -65,7 +76,8 @@ class Market:
 
     def take(self, cols: NDArray[np.int64]) -> Market:
         """The conditions of paths ``cols`` only."""
-        return Market(*(getattr(self, f)[:, cols] for f in
+        cols = np.ascontiguousarray(cols, np.int64)
+        return Market(*(_take_cols(getattr(self, f), cols) for f in
                         ("collateral", "loi_share", "debt_cap", "new_rate", "facility_rate")))
 
 
@@ -89,8 +101,13 @@ class Raised:
 
     def put(self, cols: NDArray[np.int64], other: Raised) -> None:
         """Add what paths ``cols`` raised (``other`` holds only those paths)."""
+        cols = np.ascontiguousarray(cols, np.int64)
         for name in SOURCES:
-            getattr(self, name)[:, cols] += getattr(other, name)
+            a, v = getattr(self, name), getattr(other, name)
+            if a.dtype == np.float64 and a.flags.c_contiguous and a.ndim == 2:
+                _fused.add_cols(a, cols, np.ascontiguousarray(v, np.float64))
+            else:
+                a[:, cols] += v
 
     @property
     def total(self) -> F64:
@@ -120,7 +137,29 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
     -------
     Raised
         What was raised, by source; everything is already posted to the ledger.
+
+    Notes
+    -----
+    One compiled pass (:func:`~loopwatch.engine._fused.waterfall`) over the
+    firms that want money on some path; the twin is
+    :func:`waterfall_reference`.
     """
+    led, eqm = st.ledger, plan.scenario.equity
+    ix = kernel_index(plan)
+    out = _fused.waterfall(
+        _c(need), _c(deficit), _c(st.alive, np.bool_), led.bal, led.world_cash,
+        owned(st, "facility"), _c(mkt.collateral), _c(mkt.debt_cap), _c(st.mv),
+        owned(st, "issued"), owned(st, "units"), float(eqm.issuance_appetite),
+        1.0 - float(eqm.stake_haircut), owned(st, "world_debt"), owned(st, "world_rate"),
+        owned(st, "loi_debt"), _c(mkt.facility_rate), _c(mkt.new_rate), _c(mkt.loi_share),
+        ix.wt_holder, ix.wt_issuer, ix.wt_strike, owned(st, "wt_left"),
+        _c(st.wt_vested, np.bool_), owned(st, "wt_val"), _c(st.price), ix.eq_payer,
+        ix.eq_payee, owned(st, "stake_units"), owned(st, "stake_val"))
+    return Raised(*out)
+
+
+def waterfall_reference(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Raised:
+    """:func:`waterfall` in numpy (the twin)."""
     led, eqm = st.ledger, plan.scenario.equity
     P, F = st.P, plan.F
     want = need > 0
@@ -174,14 +213,14 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
     if wt.any():
         phi = np.divide(wt, cap_wt, out=np.zeros_like(wt), where=cap_wt > 0)
         frac = phi[plan.payee[plan.wr[plan.wt_warrant]]] * (wt_val > 0)
-        exercise_warrants(plan, st, frac)
+        exercise_warrants_reference(plan, st, frac)
     if stake.any():
         psi = np.divide(stake, cap_stake, out=np.zeros_like(stake), where=cap_stake > 0)
         frac = psi[plan.payer[plan.eq]] * (stake_live > 0)
         sold = frac * st.stake_val
         proceeds = (1.0 - eqm.stake_haircut) * sold
-        led.from_world(eq_holder @ proceeds, Account.stakes)
-        led.post(eq_holder @ (sold - proceeds), Account.equity, Account.stakes)
+        led.from_world_reference(eq_holder @ proceeds, Account.stakes)
+        led.post_reference(eq_holder @ (sold - proceeds), Account.equity, Account.stakes)
         st.stake_units = st.stake_units * (1.0 - frac)
         st.stake_val = st.stake_val - sold
     return out
@@ -193,8 +232,20 @@ def exercise_warrants(plan: Plan, st: State, frac: F64) -> F64:
     The holder pays the strike to the issuer (whose share count grows) and
     sells the new shares to outside investors at the current price; both
     sides' warrant accounts are closed at the carrying value. Returns the
-    holder's net proceeds per tranche (n_wt, P), USD.
+    holder's net proceeds per tranche (n_wt, P), USD. Compiled
+    (:func:`~loopwatch.engine._fused.exercise`); the twin is
+    :func:`exercise_warrants_reference`.
     """
+    ix = kernel_index(plan)
+    net: F64 = _fused.exercise(
+        _c(frac), ix.wt_holder, ix.wt_issuer, ix.wt_strike, owned(st, "wt_left"),
+        _c(st.wt_vested, np.bool_), owned(st, "wt_val"), _c(st.price), owned(st, "units"),
+        st.ledger.bal, st.ledger.world_cash)
+    return net
+
+
+def exercise_warrants_reference(plan: Plan, st: State, frac: F64) -> F64:
+    """:func:`exercise_warrants` in numpy (the twin)."""
     led = st.ledger
     F = plan.F
     wt_holder, wt_issuer = _holder_inc(plan)
@@ -203,9 +254,9 @@ def exercise_warrants(plan: Plan, st: State, frac: F64) -> F64:
     strike_cash = shares * plan.wr_strike[plan.wt_warrant][:, None]
     sale_cash = shares * st.price[plan.payer[w]]
     value = frac * st.wt_val
-    led.transfer(strike_cash, wt_holder, wt_issuer, Account.warrants, Account.equity)
-    led.from_world((wt_holder @ sale_cash)[:F], Account.warrants)
-    led.post((wt_issuer @ value)[:F], Account.warrant_liability, Account.equity)
+    led.transfer_reference(strike_cash, wt_holder, wt_issuer, Account.warrants, Account.equity)
+    led.from_world_reference((wt_holder @ sale_cash)[:F], Account.warrants)
+    led.post_reference((wt_issuer @ value)[:F], Account.warrant_liability, Account.equity)
     st.units = st.units + (wt_issuer @ shares)[:F]
     st.wt_left = st.wt_left - shares
     st.wt_val = st.wt_val - value
@@ -234,7 +285,32 @@ def add_world_debt(st: State, amount: F64, rate: F64) -> None:
 
     Only where ``amount`` > 0: dividing by the same total is not exact in floating
     point, and a path's numbers must not depend on what other paths do.
+    Compiled (:func:`~loopwatch.engine._fused.world_debt`, in place); the
+    twin is :func:`add_world_debt_reference`.
     """
+    debt = owned(st, "world_debt")
+    _fused.world_debt(debt, owned(st, "world_rate"), _c(np.broadcast_to(amount, debt.shape)),
+                      _c(np.broadcast_to(rate, debt.shape)))
+
+
+def _c(a: NDArray[Any], dtype: type = np.float64) -> NDArray[Any]:
+    """``a`` as a C-contiguous array of ``dtype`` (no copy when it already is one)."""
+    out: NDArray[Any] = np.ascontiguousarray(a, dtype)
+    return out
+
+
+def _take_cols(a: F64, cols: NDArray[np.int64]) -> F64:
+    """``a[:, cols]`` for a 2-D float array (compiled gather)."""
+    if a.dtype != np.float64 or not a.flags.c_contiguous or a.ndim != 2:
+        out: F64 = a[:, cols]
+        return out
+    res = np.empty((a.shape[0], len(cols)))
+    _fused.take_cols(a, cols, res)
+    return res
+
+
+def add_world_debt_reference(st: State, amount: F64, rate: F64) -> None:
+    """:func:`add_world_debt` in numpy (the twin)."""
     total = st.world_debt + amount
     st.world_rate = np.divide(st.world_debt * st.world_rate + amount * rate, total,
                               out=st.world_rate.copy(), where=(amount > 0) & (total > 0))

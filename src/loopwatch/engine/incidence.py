@@ -4,11 +4,13 @@ The engine keeps its arrays **entity-major**: ``(firm, path)``, ``(edge,
 path)``, ``(contract, path)``, so that every per-entity vector is a
 contiguous row and every reduction over entities adds whole rows. Totalling
 edge amounts per firm is then a sparse matrix product ``S @ A`` with ``S`` a
-0/1 (or weighted) CSR matrix of shape ``(n, k)``: SciPy adds, for each
-target, the rows of its entries in index order, so the result of a path does
-not depend on how many paths share its chunk (a dense BLAS product picks
-kernels, and summation orders, by size). It is also fast: one pass over the
-nonzeros, each a vectorised row operation.
+0/1 (or weighted) CSR matrix of shape ``(n, k)``: a compiled kernel
+(:func:`loopwatch.engine._fused.csr_matmul`, the same sums as SciPy's
+``csr_matvecs``, :func:`spmm_reference`) adds, for each target, the rows of
+its entries in index order, so the result of a path does not depend on how
+many paths share its chunk (a dense BLAS product picks kernels, and
+summation orders, by size). It is also fast: one pass over the nonzeros,
+each a vectorised row operation, in a single call.
 
 Examples
 --------
@@ -28,7 +30,9 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
 
-__all__ = ["Sum", "Weighted", "cached_sum"]
+from loopwatch.engine import _fused
+
+__all__ = ["Sum", "Weighted", "cached_sum", "spmm_reference"]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -49,13 +53,33 @@ def cached_sum(target: I64, n: int) -> Sum:
     return hit
 
 
-def _spmm(m: sp.csr_matrix | _CSR, A: F64) -> F64:
-    """``m @ A`` for a CSR ``m`` (n, k) and a dense ``A`` (k, P), straight into SciPy's kernel.
+def _dense(A: NDArray[np.generic], k: int) -> F64:
+    """``A`` as a C-contiguous float64 ``(k, P)`` array (1-D: one column)."""
+    X = np.ascontiguousarray(A, dtype=np.float64)
+    if X.ndim == 1:
+        X = X.reshape(len(X), 1)
+    if X.ndim != 2 or X.shape[0] != k:
+        raise ValueError(f"cannot total an array of shape {np.shape(A)} over {k} rows")
+    return X
 
-    The kernel adds, for each output row, the input rows of its entries in
-    index order (deterministic). Calling it directly skips SciPy's per-call
-    checks, which cost more than the product itself on the engine's sizes.
+
+def _spmm(m: _CSR, A: F64) -> F64:
+    """``m @ A`` for a CSR ``m`` (n, k) and a dense ``A`` (k, P), in one compiled pass.
+
+    Each output row adds the input rows of its entries in index order
+    (deterministic), as SciPy's ``csr_matvecs`` does (:func:`spmm_reference`),
+    into a fresh array without zero-filling it first.
     """
+    n, k = m.shape
+    X = A if (A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous
+              and A.shape[0] == k) else _dense(A, k)
+    out = np.empty((n, X.shape[1]))
+    _fused.csr_matmul(m.indptr, m.indices, m.data, X, out)
+    return out
+
+
+def spmm_reference(m: sp.csr_matrix | _CSR, A: F64) -> F64:
+    """The twin of :func:`_spmm` through SciPy's kernel (for tests)."""
     n, k = m.shape
     P = A.shape[1] if A.ndim == 2 else 1
     out = np.zeros((n, P))
@@ -66,11 +90,19 @@ def _spmm(m: sp.csr_matrix | _CSR, A: F64) -> F64:
 
 
 class _CSR:
-    """The fields of a CSR matrix that :func:`_spmm` reads (no SciPy object)."""
+    """The fields of a CSR matrix that :func:`_spmm` reads, int64 indices (no SciPy object)."""
 
     def __init__(self, shape: tuple[int, int], indptr: I64, indices: I64, data: F64) -> None:
-        self.shape, self.indptr, self.indices, self.data = shape, indptr, indices, data
-        self.nnz = len(data)
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.indptr = np.ascontiguousarray(indptr, np.int64)
+        self.indices = np.ascontiguousarray(indices, np.int64)
+        self.data = np.ascontiguousarray(data, np.float64)
+        self.nnz = len(self.data)
+
+    @classmethod
+    def of(cls, m: sp.csr_matrix) -> _CSR:
+        """The (index-sorted) fields of a SciPy CSR matrix."""
+        return cls(m.shape, m.indptr, m.indices, m.data)
 
 
 class Sum:
@@ -101,15 +133,31 @@ class Sum:
         self.used = np.flatnonzero(np.diff(self.matrix.indptr) > 0)
         self.compact = self.matrix[self.used]
         self.compact.sort_indices()
+        self._m, self._c = _CSR.of(self.matrix), _CSR.of(self.compact)
+
+    @property
+    def csr(self) -> tuple[I64, I64, F64]:
+        """``(indptr, indices, data)`` of the map as an ``(n, k)`` CSR matrix, int64 indices."""
+        m = self._m
+        return m.indptr, m.indices, m.data
 
     def add_into(self, out: F64, A: F64) -> None:
         """``out += self @ A`` touching only the targets that receive anything."""
-        if len(self.used):
-            out[self.used] += _spmm(self.compact, A)
+        if not len(self.used):
+            return
+        c = self._c
+        if out.dtype != np.float64 or not out.flags.c_contiguous or out.ndim != 2:
+            out[self.used] += _spmm(c, A)
+            return
+        X = A if (A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous
+                  and A.shape[0] == c.shape[1]) else _dense(A, c.shape[1])
+        if X.shape[1] != out.shape[1]:
+            raise ValueError(f"cannot add {X.shape[1]} paths into {out.shape[1]}")
+        _fused.csr_add_rows(c.indptr, c.indices, c.data, X, self.used, out)
 
     def __matmul__(self, A: F64) -> F64:
         """Totals (n, P) of ``A`` (k, P)."""
-        return _spmm(self.matrix, A)
+        return _spmm(self._m, A)
 
     __call__ = __matmul__
 
@@ -141,11 +189,11 @@ class Sum:
         col = where[m.indices]
         keep = col >= 0
         kept = np.concatenate([[0], np.cumsum(keep)])  # kept entries before each position
-        indptr = kept[m.indptr].astype(m.indptr.dtype)
+        indptr = kept[m.indptr]
         out = object.__new__(Sum)
         out.target, out.k, out.n = self.target, len(nz), self.n
-        out.matrix = _CSR((self.n, len(nz)), indptr, col[keep].astype(m.indices.dtype),
-                          np.asarray(m.data[keep], np.float64))
+        out._m = _CSR((self.n, len(nz)), indptr, col[keep], m.data[keep])
+        out.matrix = out._m
         return out
 
     def __getitem__(self, key: slice | tuple[slice, slice]) -> Sum:

@@ -33,6 +33,7 @@ from enum import IntEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine import _fused
 from loopwatch.engine.incidence import Sum
 from loopwatch.errors import AccountingError
 
@@ -102,12 +103,33 @@ class Ledger:
         amount : ndarray, shape (F, P)
             USD per firm and path (may be negative: a reversed entry).
         debit, credit : Account
+
+        Notes
+        -----
+        One compiled pass (:func:`~loopwatch.engine._fused.post`); the twin
+        is :meth:`post_reference`.
         """
+        if debit == credit:
+            return
+        _fused.post(self.bal, int(debit), int(credit), self._amount(amount),
+                    1.0 if debit < Account.debt else -1.0,
+                    -1.0 if credit < Account.debt else 1.0)
+
+    def post_reference(self, amount: F64, debit: Account, credit: Account) -> None:
+        """:meth:`post` in numpy (the twin the kernel is tested against)."""
         if debit == credit:
             return
         d, c = self.bal[debit], self.bal[credit]
         (np.add if debit < Account.debt else np.subtract)(d, amount, out=d)
         (np.subtract if credit < Account.debt else np.add)(c, amount, out=c)
+
+    def _amount(self, amount: F64) -> F64:
+        """``amount`` as a C-contiguous float64 (F, P) array (broadcast if need be)."""
+        if (amount.dtype == np.float64 and amount.flags.c_contiguous
+                and amount.shape == self.bal.shape[1:]):
+            return amount
+        out: F64 = np.ascontiguousarray(np.broadcast_to(amount, self.bal.shape[1:]), np.float64)
+        return out
 
     def transfer(self, amount: F64, out_inc: Sum, in_inc: Sum, payer_leg: Account,
                  payee_leg: Account) -> tuple[F64, F64]:
@@ -138,6 +160,17 @@ class Ledger:
         self.world_cash += got[F] - paid[F]
         return paid, got
 
+    def transfer_reference(self, amount: F64, out_inc: Sum, in_inc: Sum, payer_leg: Account,
+                           payee_leg: Account) -> tuple[F64, F64]:
+        """:meth:`transfer` posting through :meth:`post_reference` (the twin)."""
+        paid = out_inc @ amount
+        got = in_inc @ amount
+        F = self.F
+        self.post_reference(paid[:F], payer_leg, Account.cash)
+        self.post_reference(got[:F], Account.cash, payee_leg)
+        self.world_cash += got[F] - paid[F]
+        return paid, got
+
     def transfer_legs(self, amount: F64, out_inc: Sum, in_inc: Sum,
                       payer_legs: dict[Account, Sum], payee_legs: dict[Account, Sum]) -> None:
         """:meth:`transfer` for edges with different legs, in one pass.
@@ -164,12 +197,28 @@ class Ledger:
 
     def from_world(self, amount: F64, leg: Account) -> None:
         """The world pays each firm ``amount`` (F, P); the firm credits ``leg``."""
-        self.post(amount, Account.cash, leg)
-        self.world_cash -= amount.sum(axis=0)
+        if leg == Account.cash:
+            self.world_cash -= amount.sum(axis=0)
+            return
+        _fused.world_post(self.bal, int(Account.cash), int(leg), self._amount(amount), 1.0,
+                          -1.0 if leg < Account.debt else 1.0, self.world_cash, -1.0)
 
     def to_world(self, amount: F64, leg: Account) -> None:
         """Each firm pays the world ``amount`` (F, P); the firm debits ``leg``."""
-        self.post(amount, leg, Account.cash)
+        if leg == Account.cash:
+            self.world_cash += amount.sum(axis=0)
+            return
+        _fused.world_post(self.bal, int(leg), int(Account.cash), self._amount(amount),
+                          1.0 if leg < Account.debt else -1.0, -1.0, self.world_cash, 1.0)
+
+    def from_world_reference(self, amount: F64, leg: Account) -> None:
+        """:meth:`from_world` in numpy (the twin)."""
+        self.post_reference(amount, Account.cash, leg)
+        self.world_cash -= amount.sum(axis=0)
+
+    def to_world_reference(self, amount: F64, leg: Account) -> None:
+        """:meth:`to_world` in numpy (the twin)."""
+        self.post_reference(amount, leg, Account.cash)
         self.world_cash += amount.sum(axis=0)
 
     @property
@@ -189,29 +238,37 @@ class Ledger:
 
         The tolerance is ``tol`` × the largest gross balance sheet the firm
         has had, plus 1 USD (float64 rounding on balances of 10^12 USD).
+        One compiled pass (:func:`~loopwatch.engine._fused.check`); the twin
+        is :meth:`check_reference`.
         """
-        # the same sums as ``assets - liabilities - equity`` and ``|bal|.sum(axis=0)``, added
-        # in the same order, but in two preallocated buffers (this runs every quarter)
+        bad = _fused.check(self.bal, self.peak, float(tol))
+        if bad >= 0:
+            f, p = divmod(bad, self.peak.shape[1])
+            raise AccountingError(period, firm_ids[f], _residual(self.bal[:, f, p]))
+
+    def check_reference(self, period: str, firm_ids: list[str], tol: float = 1e-9) -> None:
+        """:meth:`check` in numpy (the twin)."""
         bal = self.bal
-        work = getattr(self, "_work", None)
-        if work is None or work.shape != (2, *bal.shape[1:]):
-            work = self._work = np.empty((2, *bal.shape[1:]))
-        assets, gross = work[0], work[1]
-        np.add(bal[0], bal[1], out=assets)
-        np.abs(bal[0], out=gross)
+        assets = bal[0] + bal[1]
         for a in range(2, 6):
             assets += bal[a]
-        liab = bal[Account.debt] + bal[Account.warrant_liability]
-        assets -= liab
+        assets -= bal[Account.debt] + bal[Account.warrant_liability]
         assets -= bal[Account.equity]
         residual = assets
+        gross = np.abs(bal[0])
         for a in range(1, len(Account)):
-            gross += np.abs(bal[a], out=liab)
+            gross += np.abs(bal[a])
         np.maximum(self.peak, gross, out=self.peak)
-        np.abs(residual, out=liab)
-        np.multiply(self.peak, tol, out=gross)
-        gross += 1.0
-        bad = ~(liab <= gross)  # also catches NaN
+        bad = ~(np.abs(residual) <= self.peak * tol + 1.0)  # also catches NaN
         if bad.any():
             f, p = np.argwhere(bad)[0]
             raise AccountingError(period, firm_ids[int(f)], float(residual[f, p]))
+
+
+def _residual(b: F64) -> float:
+    """Assets − liabilities − equity of one balance sheet ``b`` (9,), summed as in :meth:`Ledger.check`."""
+    assets = float(b[0]) + float(b[1])
+    for a in range(2, 6):
+        assets += float(b[a])
+    assets -= float(b[6]) + float(b[7])
+    return assets - float(b[8])

@@ -13,17 +13,71 @@ cumulative losses.
 
 from __future__ import annotations
 
+import math
+from typing import Any, cast
+
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine import _fused
 from loopwatch.engine.ledger import Account, Ledger
 from loopwatch.engine.plan import Plan
 
-__all__ = ["State"]
+__all__ = ["KernelIndex", "State", "kernel_index", "owned"]
 
 F64 = NDArray[np.float64]
 B8 = NDArray[np.bool_]
 I64 = NDArray[np.int64]
+
+
+def owned(st: object, name: str, dtype: type = np.float64) -> NDArray[Any]:
+    """``st.<name>`` as a C-contiguous array of ``dtype`` the state owns (copied if not).
+
+    Kernels update state arrays in place; an array that arrived as a view,
+    a broadcast or another dtype is replaced by an own copy first.
+    """
+    a: NDArray[Any] = getattr(st, name)
+    if a.dtype != dtype or not a.flags.c_contiguous or not a.flags.writeable or a.base is not None:
+        a = np.array(a, dtype=dtype, order="C")
+        setattr(st, name, a)
+    return a
+
+
+class KernelIndex:
+    """Index arrays of a plan that the compiled kernels read (built once per plan).
+
+    ``eq_payer``/``eq_payee`` (n_eq,): investor and investee of each equity
+    contract; ``wt_holder``/``wt_issuer`` (n_wt,): holder and issuer of each
+    warrant tranche, ``wt_strike`` its strike (USD a share), ``wt_expiry``
+    its warrant's expiry (run quarter), ``wt_contract`` its warrant contract.
+    """
+
+    def __init__(self, plan: Plan) -> None:
+        c = np.ascontiguousarray
+        self.eq_payer: I64 = c(plan.payer[plan.eq], np.int64)
+        self.eq_payee: I64 = c(plan.payee[plan.eq], np.int64)
+        w = plan.wr[plan.wt_warrant]
+        self.wt_contract: I64 = c(w, np.int64)
+        self.wt_holder: I64 = c(plan.payee[w], np.int64)
+        self.wt_issuer: I64 = c(plan.payer[w], np.int64)
+        self.wt_strike: F64 = c(plan.wr_strike[plan.wt_warrant], np.float64)
+        self.wt_expiry: I64 = c(plan.wr_expiry[plan.wt_warrant], np.int64)
+        self.wt_cond: F64 = c(plan.wt_cond, np.float64)
+        self.has_shares: B8 = c(plan.has_shares, np.bool_)
+        self.by_book: B8 = c(plan.by_book, np.bool_)
+
+
+_INDEX: dict[int, tuple[Plan, KernelIndex]] = {}
+
+
+def kernel_index(plan: Plan) -> KernelIndex:
+    """The :class:`KernelIndex` of ``plan``, cached per plan object."""
+    hit = _INDEX.get(id(plan))
+    if hit is None or hit[0] is not plan:
+        if len(_INDEX) > 64:
+            _INDEX.clear()
+        hit = _INDEX[id(plan)] = (plan, KernelIndex(plan))
+    return hit[1]
 
 
 class State:
@@ -115,11 +169,42 @@ class State:
 
         Only :attr:`RESOLUTION` arrays and the ledger are copied; the loss
         accumulators start at zero. Reading any other array of the sub-state
-        raises ``AttributeError``.
+        raises ``AttributeError``. The copies are compiled gathers
+        (:func:`~loopwatch.engine._fused.take_cols`); the twin is
+        :meth:`take_reference`.
         """
+        cols = np.ascontiguousarray(cols, np.int64)
+        S = len(cols)
+        sub = object.__new__(State)
+        sub.P = S
+        for name in self.RESOLUTION:
+            setattr(sub, name, _take(getattr(self, name), cols))
+        for name in self.ACCUMULATORS:
+            setattr(sub, name, np.zeros((getattr(self, name).shape[0], S)))
+        led = self.ledger
+        sub.ledger = object.__new__(Ledger)
+        sub.ledger.P, sub.ledger.F = S, led.F
+        sub.ledger.bal = cast(F64, _take(led.bal, cols))
+        sub.ledger.world_cash = led.world_cash[cols]
+        return sub
+
+    def put(self, cols: I64, sub: State) -> None:
+        """Write back a sub-state from :meth:`take`; add its losses (compiled scatters)."""
+        cols = np.ascontiguousarray(cols, np.int64)
+        for name in self.RESOLUTION:
+            _put(getattr(self, name), cols, getattr(sub, name))
+        for name in self.ACCUMULATORS:
+            a = getattr(self, name)
+            _fused.add_cols(a, cols, _c64(getattr(sub, name)))
+        led, sl = self.ledger, sub.ledger
+        _put(led.bal, cols, sl.bal)
+        led.world_cash[cols] = sl.world_cash
+
+    def take_reference(self, cols: I64) -> State:
+        """:meth:`take` in numpy (the twin)."""
         sub = object.__new__(State)
         sub.P = len(cols)
-        for name in self.RESOLUTION:  # np.take: ~3× faster than ``a[..., cols]``
+        for name in self.RESOLUTION:
             setattr(sub, name, np.take(getattr(self, name), cols, axis=-1))
         for name in self.ACCUMULATORS:
             setattr(sub, name, np.zeros((*getattr(self, name).shape[:-1], len(cols))))
@@ -130,26 +215,48 @@ class State:
         sub.ledger.world_cash = led.world_cash[cols]
         return sub
 
-    def put(self, cols: I64, sub: State) -> None:
-        """Write back a sub-state from :meth:`take`; add its losses."""
+    def put_reference(self, cols: I64, sub: State) -> None:
+        """:meth:`put` in numpy (the twin)."""
         for name in self.RESOLUTION:
-            _put_cols(getattr(self, name), cols, getattr(sub, name))
+            getattr(self, name)[..., cols] = getattr(sub, name)
         for name in self.ACCUMULATORS:
             part = getattr(sub, name)
             rows = np.flatnonzero(part.any(axis=1))
             if len(rows):
                 getattr(self, name)[rows[:, None], cols] += part[rows]
         led, sl = self.ledger, sub.ledger
-        _put_cols(led.bal, cols, sl.bal)
+        led.bal[..., cols] = sl.bal
         led.world_cash[cols] = sl.world_cash
 
 
-def _put_cols(a: NDArray[np.generic], cols: I64, values: NDArray[np.generic]) -> None:
-    """``a[..., cols] = values``, through the flat index when ``a`` is C-contiguous (~3× faster)."""
+def _c64(a: F64) -> F64:
+    out: F64 = np.ascontiguousarray(a, np.float64)
+    return out
+
+
+def _bits(a: NDArray[np.generic]) -> NDArray[np.generic]:
+    """A 2-D view of ``a`` (…, P) with one of two kernel dtypes: int64 (8-byte items) or uint8."""
+    v = a.reshape(math.prod(a.shape[:-1]), a.shape[-1]) if a.ndim != 2 else a
+    if v.dtype.itemsize == 8:
+        return v.view(np.int64)
+    if v.dtype.itemsize == 1:
+        return v.view(np.uint8)
+    raise TypeError(f"no column kernel for dtype {a.dtype}")
+
+
+def _take(a: NDArray[np.generic], cols: I64) -> NDArray[np.generic]:
+    """``a[..., cols]`` (a new C-contiguous array)."""
     if not a.flags.c_contiguous or a.ndim < 2:
+        return np.ascontiguousarray(np.take(a, cols, axis=-1))
+    out = np.empty((*a.shape[:-1], len(cols)), a.dtype)
+    _fused.take_cols(_bits(a), cols, _bits(out))
+    return out
+
+
+def _put(a: NDArray[np.generic], cols: I64, values: NDArray[np.generic]) -> None:
+    """``a[..., cols] = values``."""
+    if (not a.flags.c_contiguous or a.ndim < 2 or values.dtype != a.dtype
+            or values.shape != (*a.shape[:-1], len(cols))):
         a[..., cols] = values
         return
-    P = a.shape[-1]
-    rows = a.size // P
-    flat = (np.arange(rows, dtype=np.int64)[:, None] * P + cols).ravel()
-    a.reshape(-1)[flat] = np.ascontiguousarray(values).reshape(-1)
+    _fused.put_cols(_bits(a), cols, _bits(np.ascontiguousarray(values)))

@@ -36,29 +36,75 @@ next quarter, warrant tranches vest.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine import _fused
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Plan, _multiple
-from loopwatch.engine.state import State
+from loopwatch.engine.state import State, kernel_index, owned
 
-__all__ = ["depreciate", "evaluate_milestones", "mark", "revalue"]
+__all__ = [
+    "add_vintage",
+    "add_vintage_reference",
+    "depreciate",
+    "depreciate_reference",
+    "evaluate_milestones",
+    "evaluate_milestones_reference",
+    "mark",
+    "mark_reference",
+    "metrics",
+    "metrics_reference",
+    "revalue",
+    "revalue_reference",
+]
 
 F64 = NDArray[np.float64]
+B8 = NDArray[np.bool_]
+
+
+def _c(a: NDArray[Any], dtype: type = np.float64) -> NDArray[Any]:
+    """``a`` as a C-contiguous array of ``dtype`` (no copy when it already is one)."""
+    out: NDArray[Any] = np.ascontiguousarray(a, dtype)
+    return out
 
 
 def depreciate(plan: Plan, st: State, t: int) -> F64:
-    """Straight-line depreciation of every vintage of compute; returns it (F, P)."""
+    """Straight-line depreciation of every vintage of compute; returns it (F, P).
+
+    One compiled pass (:func:`~loopwatch.engine._fused.depreciate`); the twin
+    is :func:`depreciate_reference`.
+    """
+    rate = owned(st, "dep_rate")
+    dep = np.empty_like(rate)
+    _fused.depreciate(rate, _c(st.dep_change[t]), _c(st.alive, np.bool_), st.ledger.bal, dep)
+    return dep
+
+
+def depreciate_reference(plan: Plan, st: State, t: int) -> F64:
+    """:func:`depreciate` in numpy (the twin)."""
     st.dep_rate = st.dep_rate + st.dep_change[t]
     dep = np.clip(np.minimum(st.dep_rate, st.ledger[Account.compute]), 0.0, None) * st.alive
-    st.ledger.post(dep, Account.equity, Account.compute)
+    st.ledger.post_reference(dep, Account.equity, Account.compute)
     return dep
 
 
 def add_vintage(st: State, t: int, amount: F64, life_q: F64) -> None:
-    """Start depreciating ``amount`` (F, P) bought in quarter ``t`` over ``life_q`` (F,) quarters."""
+    """Start depreciating ``amount`` (F, P) bought in quarter ``t`` over ``life_q`` (F,) quarters.
+
+    Lives are rounded to whole quarters (at least one). Compiled
+    (:func:`~loopwatch.engine._fused.vintage`); the twin is
+    :func:`add_vintage_reference`.
+    """
+    life = np.maximum(np.rint(np.asarray(life_q, float)), 1.0)
+    _fused.vintage(st.dep_change, int(t), _c(amount), _c(life))
+
+
+def add_vintage_reference(st: State, t: int, amount: F64, life_q: F64) -> None:
+    """:func:`add_vintage` in numpy (the twin)."""
     life = np.maximum(np.rint(np.asarray(life_q, float)), 1.0)
     per = amount / life[:, None]
     Q1 = st.dep_change.shape[0]
@@ -82,7 +128,40 @@ def revalue(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
     newly_defaulted : ndarray of bool, shape (F, P)
     z_price : ndarray, shape (F, P)
         Standard normal shocks of the idiosyncratic value deviation.
+
+    Notes
+    -----
+    Two compiled passes (:func:`~loopwatch.engine._fused.revalue_growth`,
+    :func:`~loopwatch.engine._fused.revalue`) around numpy's vectorised
+    ``log`` and ``exp`` (an order of magnitude faster than scalar libm
+    calls), writing the state in place; the twin (the model, in numpy) is
+    :func:`revalue_reference`.
     """
+    eqm = plan.scenario.equity
+    demand, revenue, F = _c(demand), _c(revenue), plan.F
+    demand_prev, listed = _c(st.demand_prev), _c(plan.has_shares, np.bool_)
+    eta = owned(st, "eta")
+    ratio = np.empty((F + 1, st.P))
+    _fused.revalue_growth(demand, demand_prev, revenue, _c(st.rev_prev),
+                          float(eqm.price_volatility), listed, eta, _c(z_price), ratio)
+    np.log(ratio, out=ratio)  # numpy's vectorised log and exp, as the twin's
+    exp_eta = np.exp(eta)
+    _fused.revalue(
+        demand, demand_prev, _c(newly_defaulted, np.bool_), _c(plan.core_weight),
+        owned(st, "sentiment"), float(eqm.sentiment_reversion), float(eqm.sentiment_growth),
+        float(eqm.sentiment_default), float(eqm.sentiment_floor), float(plan.expectation[t]),
+        _c(plan.shock_equity[t]), revenue, ratio, owned(st, "ghat"), listed, exp_eta,
+        float(eqm.revenue_multiple), float(eqm.growth_premium), _c(plan.value_premium),
+        _c(plan.value_scale), st.ledger.bal[Account.equity], _c(plan.by_book, np.bool_),
+        _c(st.alive, np.bool_), _c(st.units), owned(st, "sent_eff"), owned(st, "mv"),
+        owned(st, "price"))
+    st.demand_prev = demand
+    st.rev_prev = revenue
+
+
+def revalue_reference(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
+                      newly_defaulted: NDArray[np.bool_], z_price: F64) -> None:
+    """:func:`revalue` in numpy (the twin; the model as first written)."""
     eqm = plan.scenario.equity
     has_demand = (demand > 0) & (st.demand_prev > 0)
     g_dem = np.where(has_demand, 4.0 * np.log(np.maximum(demand, 1.0)
@@ -113,7 +192,22 @@ def revalue(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
 
 
 def mark(plan: Plan, st: State, t: int) -> None:
-    """Mark stakes and vested warrants to the new values; post the revaluations."""
+    """Mark stakes and vested warrants to the new values; post the revaluations.
+
+    One compiled pass (:func:`~loopwatch.engine._fused.mark`); the twin is
+    :func:`mark_reference`.
+    """
+    if not (len(plan.eq) or len(plan.wt_shares)):
+        return
+    ix = kernel_index(plan)
+    _fused.mark(_c(st.alive, np.bool_), _c(st.units), _c(st.mv), _c(st.price), st.ledger.bal,
+                ix.eq_payer, ix.eq_payee, _c(st.stake_units), owned(st, "stake_val"),
+                ix.wt_holder, ix.wt_issuer, t <= ix.wt_expiry, ix.wt_strike, _c(st.wt_left),
+                _c(st.wt_vested, np.bool_), owned(st, "wt_val"))
+
+
+def mark_reference(plan: Plan, st: State, t: int) -> None:
+    """:func:`mark` in numpy (the twin)."""
     led = st.ledger
     eq = plan.eq
     if len(eq):
@@ -122,8 +216,8 @@ def mark(plan: Plan, st: State, t: int) -> None:
         units = st.units[tee]
         new = np.where(live, np.divide(st.stake_units, units, out=np.zeros_like(st.stake_units),
                                        where=units > 0) * st.mv[tee], st.stake_val)
-        led.post(plan.incidence(np.arange(len(eq)), plan.payer[eq]) @ (new - st.stake_val),
-                 Account.stakes, Account.equity)
+        led.post_reference(plan.incidence(np.arange(len(eq)), plan.payer[eq])
+                           @ (new - st.stake_val), Account.stakes, Account.equity)
         st.stake_val = new
     if len(plan.wt_shares):
         k = plan.wt_warrant
@@ -133,14 +227,33 @@ def mark(plan: Plan, st: State, t: int) -> None:
         new = np.where(live, st.wt_left * st.wt_vested
                        * np.maximum(st.price[issuer] - plan.wr_strike[k][:, None], 0.0), st.wt_val)
         delta = new - st.wt_val
-        led.post(plan.incidence(k, plan.payee[plan.wr]) @ delta, Account.warrants, Account.equity)
-        led.post(plan.incidence(k, plan.payer[plan.wr]) @ delta, Account.equity,
-                 Account.warrant_liability)
+        led.post_reference(plan.incidence(k, plan.payee[plan.wr]) @ delta, Account.warrants,
+                           Account.equity)
+        led.post_reference(plan.incidence(k, plan.payer[plan.wr]) @ delta, Account.equity,
+                           Account.warrant_liability)
         st.wt_val = new
 
 
+def _metrics(plan: Plan, st: State, end_rev: F64, cond_ok: B8) -> F64:
+    indptr, indices, data = plan.gw_cond.csr
+    out: F64 = _fused.evaluate_milestones(
+        _c(st.cum_paid), _c(plan.inv_amount), indptr, indices, data,
+        _c(plan.cond_metric, np.int64), _c(plan.cond_firm, np.int64),
+        _c(plan.cond_threshold), _c(st.price), _c(end_rev), cond_ok)
+    return out
+
+
 def metrics(plan: Plan, st: State, end_rev: F64) -> F64:
-    """Value of every milestone metric (K, P): GW, share price or annual end revenue."""
+    """Value of every milestone metric (K, P): GW, share price or annual end revenue.
+
+    Compiled (:func:`~loopwatch.engine._fused.evaluate_milestones`); the twin
+    is :func:`metrics_reference`.
+    """
+    return _metrics(plan, st, end_rev, np.empty((len(plan.cond_metric), st.P), bool))
+
+
+def metrics_reference(plan: Plan, st: State, end_rev: F64) -> F64:
+    """:func:`metrics` in numpy (the twin)."""
     share = st.cum_paid * plan.inv_amount[:, None]
     out = plan.gw_cond @ share
     metric = plan.cond_metric[:, None]
@@ -151,9 +264,29 @@ def metrics(plan: Plan, st: State, end_rev: F64) -> F64:
 
 
 def evaluate_milestones(plan: Plan, st: State, t: int, end_rev: F64, ev: EventLog) -> None:
-    """Update condition flags, vest warrant tranches."""
+    """Update condition flags, vest warrant tranches.
+
+    Compiled (:func:`~loopwatch.engine._fused.evaluate_milestones`,
+    :func:`~loopwatch.engine._fused.vest`); the twin is
+    :func:`evaluate_milestones_reference`.
+    """
     if len(plan.cond_metric):
-        st.cond_ok = metrics(plan, st, end_rev) >= plan.cond_threshold[:, None]
+        _metrics(plan, st, end_rev, owned(st, "cond_ok", np.bool_))
+    if len(plan.wt_shares):
+        ix = kernel_index(plan)
+        new = _fused.vest(ix.wt_cond, _c(st.cond_ok, np.bool_), _c(st.live[ix.wt_contract],
+                                                                     np.bool_),
+                          t <= ix.wt_expiry, owned(st, "wt_vested", np.bool_), _c(st.wt_left))
+        if ev.enabled:
+            ev.add(t, "warrant_vested", st.wt_left * new, firm=ix.wt_holder,
+                   counterparty=ix.wt_issuer, mask=new)
+
+
+def evaluate_milestones_reference(plan: Plan, st: State, t: int, end_rev: F64,
+                                  ev: EventLog) -> None:
+    """:func:`evaluate_milestones` in numpy (the twin)."""
+    if len(plan.cond_metric):
+        st.cond_ok = metrics_reference(plan, st, end_rev) >= plan.cond_threshold[:, None]
     if len(plan.wt_shares):
         k = plan.wt_warrant
         w = plan.wr[k]

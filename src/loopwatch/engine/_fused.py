@@ -1,0 +1,753 @@
+"""Numba kernels of the engine: each fuses a function's numpy passes into one loop.
+
+Every engine function that runs once or more a quarter on ``(entity, path)``
+arrays was a sequence of numpy calls, each a full pass over its operands and
+1–2 µs of interpreter overhead; at the engine's sizes (34 firms × 1024 paths)
+the calls, not the arithmetic, were the cost. A kernel here does the same
+arithmetic in one compiled loop, entity outer and path inner so that every
+access is contiguous. Each has a plain-numpy twin (the ``*_reference``
+functions next to its caller) and ``tests/engine/test_fused.py`` checks the
+two agree on random inputs.
+
+Notes
+-----
+**Same numbers.** Kernels compile with ``fastmath`` off, so each ``+ − × ÷``
+is the IEEE operation numpy does, in the same order: sums over entities add
+rows in index order starting from ``0.0`` (as SciPy's CSR product and
+numpy's ``sum(axis=0)`` do), ``np.maximum``/``np.minimum``/``np.clip``
+propagate NaN as numpy's do (:func:`fmax`, :func:`fmin`). A kernel treats
+each path on its own, never reducing across paths, so a path's result does
+not depend on its chunk. Known differences from the twins: ``log``/``exp``
+(libm here, numpy's SIMD code there) can differ in the last bit; the sign of
+a zero can differ where a twin adds an exact zero a kernel skips; the core
+default share in :func:`revalue` is a sequential sum where numpy calls BLAS.
+
+**Compilation.** ``cache=True`` stores the machine code next to this file
+(or in ``NUMBA_CACHE_DIR``), so only the first process compiles. Arguments
+are kept to few types (float64, int64, bool, uint8 arrays; float and int
+scalars) so that each kernel compiles once. numba is imported only by the
+engine modules, never by ``import loopwatch``.
+
+References
+----------
+S. K. Lam, A. Pitrou and S. Seibert, "Numba: a LLVM-based Python JIT
+compiler", *LLVM-HPC '15*, 2015.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "add_cols",
+    "check",
+    "csr_add_rows",
+    "csr_matmul",
+    "depreciate",
+    "evaluate_milestones",
+    "exercise",
+    "fmax",
+    "fmin",
+    "mark",
+    "post",
+    "put_cols",
+    "revalue",
+    "revalue_growth",
+    "take_cols",
+    "vest",
+    "vintage",
+    "waterfall",
+    "world_debt",
+    "world_post",
+]
+
+F64 = NDArray[np.float64]
+B8 = NDArray[np.bool_]
+I64 = NDArray[np.int64]
+Idx = NDArray[np.integer[Any]]
+Arr = NDArray[Any]
+
+_T = TypeVar("_T", bound=Callable[..., Any])
+
+
+def _jit(fn: _T) -> _T:
+    """``numba.njit`` (cached; IEEE division as numpy's: x / 0 is ±inf or NaN, no exception),
+    keeping ``fn``'s signature for the type checker."""
+    return cast(_T, numba.njit(cache=True, error_model="numpy")(fn))
+
+
+# ---------------------------------------------------------------- scalar helpers
+
+
+@_jit
+def fmax(a: float, b: float) -> float:
+    """``np.maximum(a, b)`` for two floats: NaN if either is NaN."""
+    return a if (a >= b or a != a) else b
+
+
+@_jit
+def fmin(a: float, b: float) -> float:
+    """``np.minimum(a, b)`` for two floats: NaN if either is NaN."""
+    return a if (a <= b or a != a) else b
+
+
+@_jit
+def _clip(a: float, lo: float, hi: float) -> float:
+    """``np.clip(a, lo, hi)``."""
+    return fmin(fmax(a, lo), hi)
+
+
+@_jit
+def _f(b: bool) -> float:
+    """A bool as the float numpy multiplies by (``x * mask``)."""
+    return 1.0 if b else 0.0
+
+
+# ---------------------------------------------------------------- sparse sums
+
+
+@_jit
+def _csr_row(indptr: Idx, indices: Idx, data: F64, X: F64, i: int, row: F64) -> bool:
+    """``row[:] = (m @ X)[i]``: the rows of ``i``'s entries added in index order from 0.0.
+
+    Returns False (and leaves ``row`` alone) when row ``i`` has no entries.
+    """
+    a0, a1 = indptr[i], indptr[i + 1]
+    if a0 == a1:
+        return False
+    P = row.shape[0]
+    w, x = data[a0], X[indices[a0]]
+    for p in range(P):
+        row[p] = 0.0 + w * x[p]
+    for jj in range(a0 + 1, a1):
+        w, x = data[jj], X[indices[jj]]
+        for p in range(P):
+            row[p] += w * x[p]
+    return True
+
+
+@_jit
+def csr_matmul(indptr: Idx, indices: Idx, data: F64, X: F64, out: F64) -> None:
+    """``out[:] = m @ X`` for a CSR ``m`` (n, k), ``X`` (k, P), ``out`` (n, P).
+
+    Each output row adds its entries' rows of ``X`` in index order, starting
+    from 0.0, exactly as SciPy's ``csr_matvecs``.
+    """
+    for i in range(out.shape[0]):
+        row = out[i]
+        if not _csr_row(indptr, indices, data, X, i, row):
+            row[:] = 0.0
+
+
+@_jit
+def csr_add_rows(indptr: Idx, indices: Idx, data: F64, X: F64, rows: I64, out: F64) -> None:
+    """``out[rows] += m @ X``: each product row is summed first, then added (as numpy would)."""
+    tmp = np.empty(X.shape[1])
+    for i in range(rows.shape[0]):
+        if _csr_row(indptr, indices, data, X, i, tmp):
+            o = out[rows[i]]
+            for p in range(tmp.shape[0]):
+                o[p] += tmp[p]
+        else:
+            o = out[rows[i]]
+            for p in range(tmp.shape[0]):
+                o[p] += 0.0
+
+
+# ---------------------------------------------------------------- column gather / scatter
+
+
+@_jit
+def take_cols(a: Arr, cols: I64, out: Arr) -> None:
+    """``out[:] = a[:, cols]`` for 2-D ``a``."""
+    for r in range(a.shape[0]):
+        src, dst = a[r], out[r]
+        for j in range(cols.shape[0]):
+            dst[j] = src[cols[j]]
+
+
+@_jit
+def put_cols(a: Arr, cols: I64, v: Arr) -> None:
+    """``a[:, cols] = v`` for 2-D ``a``."""
+    for r in range(a.shape[0]):
+        dst, src = a[r], v[r]
+        for j in range(cols.shape[0]):
+            dst[cols[j]] = src[j]
+
+
+@_jit
+def add_cols(a: F64, cols: I64, v: F64) -> None:
+    """``a[:, cols] += v`` for 2-D ``a`` (``cols`` without repeats), rows of ``v`` that are all
+    zero skipped (mostly-zero accumulators such as the loss matrices)."""
+    S = cols.shape[0]
+    for r in range(a.shape[0]):
+        dst, src = a[r], v[r]
+        nonzero = False
+        for j in range(S):
+            if src[j] != 0.0:
+                nonzero = True
+                break
+        if nonzero:
+            for j in range(S):
+                dst[cols[j]] += src[j]
+
+
+# ---------------------------------------------------------------- ledger
+
+
+@_jit
+def post(bal: F64, debit: int, credit: int, amount: F64, sd: float, sc: float) -> None:
+    """``bal[debit] += sd × amount; bal[credit] += sc × amount`` (signs ±1: exact)."""
+    d, c = bal[debit], bal[credit]
+    for f in range(amount.shape[0]):
+        a, dd, cc = amount[f], d[f], c[f]
+        for p in range(a.shape[0]):
+            dd[p] += sd * a[p]
+            cc[p] += sc * a[p]
+
+
+@_jit
+def world_post(bal: F64, debit: int, credit: int, amount: F64, sd: float, sc: float,
+               world: F64, ws: float) -> None:
+    """:func:`post`, then ``world += ws × amount.sum(axis=0)`` (rows added in order)."""
+    post(bal, debit, credit, amount, sd, sc)
+    F, P = amount.shape
+    if F == 0:
+        return
+    tot = amount[0].copy()
+    for f in range(1, F):
+        a = amount[f]
+        for p in range(P):
+            tot[p] += a[p]
+    for p in range(P):
+        world[p] += ws * tot[p]
+
+
+@_jit
+def check(bal: F64, peak: F64, tol: float) -> int:
+    """Update ``peak`` with the gross balance sheet; the first ``f × P + p`` that fails, or -1.
+
+    The residual is ``(((cash + compute) + other + loans + stakes + warrants)
+    − (debt + warrant liabilities)) − equity``; it fails unless
+    ``|residual| ≤ tol × peak + 1`` (NaN fails).
+    """
+    F, P = peak.shape
+    bad = -1
+    for f in range(F):
+        pk = peak[f]
+        nbad = 0
+        for p in range(P):
+            assets = bal[0, f, p] + bal[1, f, p]
+            assets += bal[2, f, p]
+            assets += bal[3, f, p]
+            assets += bal[4, f, p]
+            assets += bal[5, f, p]
+            assets -= bal[6, f, p] + bal[7, f, p]
+            assets -= bal[8, f, p]
+            gross = abs(bal[0, f, p])
+            gross += abs(bal[1, f, p])
+            gross += abs(bal[2, f, p])
+            gross += abs(bal[3, f, p])
+            gross += abs(bal[4, f, p])
+            gross += abs(bal[5, f, p])
+            gross += abs(bal[6, f, p])
+            gross += abs(bal[7, f, p])
+            gross += abs(bal[8, f, p])
+            m = fmax(pk[p], gross)
+            pk[p] = m
+            nbad += not (abs(assets) <= m * tol + 1.0)
+        if nbad and bad < 0:
+            for p in range(P):
+                assets = bal[0, f, p] + bal[1, f, p]
+                for a in range(2, 6):
+                    assets += bal[a, f, p]
+                assets -= bal[6, f, p] + bal[7, f, p]
+                assets -= bal[8, f, p]
+                if not (abs(assets) <= pk[p] * tol + 1.0):
+                    bad = f * P + p
+                    break
+    return bad
+
+
+# ---------------------------------------------------------------- funding
+
+
+@_jit
+def world_debt(debt: F64, rate: F64, amount: F64, new_rate: F64) -> None:
+    """Add ``amount`` of world debt at ``new_rate`` (in place; the rate becomes the average).
+
+    Only where ``amount > 0`` and the new total is > 0 does the rate change.
+    """
+    for f in range(debt.shape[0]):
+        d, r, a, nr = debt[f], rate[f], amount[f], new_rate[f]
+        for p in range(d.shape[0]):
+            total = d[p] + a[p]
+            if a[p] > 0 and total > 0:
+                r[p] = (d[p] * r[p] + a[p] * nr[p]) / total
+            d[p] = total
+
+
+@_jit
+def exercise(frac: F64, holder: I64, issuer: I64, strike: F64, wt_left: F64, wt_vested: B8,
+             wt_val: F64, price: F64, units: F64, bal: F64, world: F64) -> F64:
+    """Exercise ``frac`` (n_wt, P) of each warrant tranche; returns holder's net cash (n_wt, P).
+
+    The fused :func:`loopwatch.engine.funding.exercise_warrants_reference`:
+    strike paid holder → issuer (the issuer's units grow by the shares), the
+    shares sold to the world at ``price``, both warrant accounts closed at
+    the carrying value. Entries with ``frac == 0`` are skipped (they add
+    exact zeros).
+    """
+    n, P = frac.shape
+    F = units.shape[0]
+    net = np.zeros((n, P))
+    paid = np.zeros((F, P))   # strike paid, per holder
+    got = np.zeros((F, P))    # strike received, per issuer
+    sale = np.zeros((F, P))   # sale proceeds, per holder
+    value = np.zeros((F, P))  # carrying value closed, per issuer
+    shares = np.zeros((F, P))  # new shares, per issuer
+    any_ = False
+    for i in range(n):
+        h, s = holder[i], issuer[i]
+        k = strike[i]
+        for p in range(P):
+            x = frac[i, p]
+            if x == 0.0:
+                continue
+            any_ = True
+            sh = x * wt_left[i, p] * _f(wt_vested[i, p])
+            strike_cash = sh * k
+            sale_cash = sh * price[s, p]
+            val = x * wt_val[i, p]
+            paid[h, p] += strike_cash
+            got[s, p] += strike_cash
+            sale[h, p] += sale_cash
+            value[s, p] += val
+            shares[s, p] += sh
+            wt_left[i, p] -= sh
+            wt_val[i, p] -= val
+            net[i, p] = sale_cash - strike_cash
+    if not any_:
+        return net
+    cash, warrants, wl, equity = bal[0], bal[5], bal[7], bal[8]
+    tot = np.zeros(P)
+    for f in range(F):
+        for p in range(P):
+            cash[f, p] = ((cash[f, p] - paid[f, p]) + got[f, p]) + sale[f, p]
+            warrants[f, p] = (warrants[f, p] + paid[f, p]) - sale[f, p]
+            equity[f, p] = (equity[f, p] + got[f, p]) + value[f, p]
+            wl[f, p] -= value[f, p]
+            units[f, p] += shares[f, p]
+            tot[p] += sale[f, p]
+    for p in range(P):
+        world[p] -= tot[p]
+    return net
+
+
+@_jit
+def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility: F64,
+              collateral: F64, debt_cap: F64, mv: F64, issued: F64, units: F64,
+              appetite: float, keep: float, w_debt: F64, w_rate: F64, loi_debt: F64,
+              facility_rate: F64, new_rate: F64, loi_share: F64, wt_holder: I64,
+              wt_issuer: I64, strike: F64, wt_left: F64, wt_vested: B8, wt_val: F64,
+              price: F64, eq_payer: I64, eq_payee: I64, stake_units: F64,
+              stake_val: F64) -> F64:
+    """The funding waterfall, allocation and postings; returns what each source raised.
+
+    The fused :func:`loopwatch.engine.funding.waterfall_reference`: for the
+    firms that want money (``need > 0`` on some path) the capacity of each
+    source (undrawn facility; new debt within collateral and the revenue cap;
+    equity issuance; warrants held in live issuers; stakes in live investees
+    at ``keep`` = 1 − haircut of their value), then, where the total covers
+    ``deficit``, each source in turn up to what is still needed. Postings in
+    the twin's order: facility draws and new debt (the world lends; the
+    world-debt rate becomes the balance-weighted average), equity sold to
+    the world at the market price, warrants exercised (:func:`exercise`),
+    stakes sold. Every state array is updated in place; the result is
+    ``(5, F, P)``: facility, debt, equity, warrant, stake-sale (USD).
+    """
+    F, P = need.shape
+    out = np.zeros((5, F, P))
+    slot = np.full(F, -1, np.int64)  # position of each firm that wants money, else -1
+    n = 0
+    for f in range(F):
+        cnt = 0
+        for p in range(P):
+            cnt += need[f, p] > 0
+        if cnt:
+            slot[f] = n
+            n += 1
+    if n == 0:
+        return out
+    cash, stakes, debt, equity = bal[0], bal[4], bal[6], bal[8]
+    n_wt, n_eq = wt_holder.shape[0], eq_payer.shape[0]
+    cap_wt = np.zeros((n, P))
+    for i in range(n_wt):
+        r = slot[wt_holder[i]]
+        if r >= 0:
+            s = wt_issuer[i]
+            for p in range(P):
+                cap_wt[r, p] += wt_val[i, p] * _f(alive[s, p])
+    cap_stake = np.zeros((n, P))
+    for i in range(n_eq):
+        r = slot[eq_payer[i]]
+        if r >= 0:
+            s = eq_payee[i]
+            for p in range(P):
+                cap_stake[r, p] += stake_val[i, p] * _f(alive[s, p])
+    margin = 1.0 + 1e-12
+    tot_fac, tot_new, tot_eq = np.zeros(P), np.zeros(P), np.zeros(P)
+    some_wt = some_stake = False
+    for f in range(F):
+        r = slot[f]
+        if r < 0:
+            continue
+        for p in range(P):
+            cap_stake[r, p] = keep * cap_stake[r, p]
+            c0 = facility[f, p]
+            c1 = fmax(fmin(collateral[f, p], debt_cap[f, p]) - debt[f, p] - c0, 0.0)
+            c2 = fmax(appetite * mv[f, p] - issued[f, p], 0.0)
+            c3 = cap_wt[r, p]
+            c4 = cap_stake[r, p]
+            total = c0 + c1 + c2 + c3 + c4
+            left = 0.0
+            if need[f, p] > 0 and alive[f, p] and total >= deficit[f, p] * margin:
+                left = fmin(need[f, p], total)
+            g0 = fmin(left, c0)
+            left = left - g0
+            g1 = fmin(left, c1)
+            left = left - g1
+            g2 = fmin(left, c2)
+            left = left - g2
+            g3 = fmin(left, c3)
+            left = left - g3
+            g4 = fmin(left, c4)
+            out[0, f, p], out[1, f, p], out[2, f, p] = g0, g1, g2
+            out[3, f, p], out[4, f, p] = g3, g4
+            some_wt = some_wt or g3 != 0.0
+            some_stake = some_stake or g4 != 0.0
+            if g0 != 0.0:
+                cash[f, p] += g0
+                debt[f, p] += g0
+                tot_fac[p] += g0
+                d = w_debt[f, p]
+                total = d + g0
+                if g0 > 0 and total > 0:
+                    w_rate[f, p] = (d * w_rate[f, p] + g0 * facility_rate[f, p]) / total
+                w_debt[f, p] = total
+                facility[f, p] -= g0
+            if g1 != 0.0:
+                cash[f, p] += g1
+                debt[f, p] += g1
+                tot_new[p] += g1
+                d = w_debt[f, p]
+                total = d + g1
+                if g1 > 0 and total > 0:
+                    w_rate[f, p] = (d * w_rate[f, p] + g1 * new_rate[f, p]) / total
+                w_debt[f, p] = total
+                loi_debt[f, p] += g1 * loi_share[f, p]
+            if g2 != 0.0:
+                cash[f, p] += g2
+                equity[f, p] += g2
+                tot_eq[p] += g2
+                m = mv[f, p]
+                units[f, p] += g2 / (m / units[f, p] if m > 0 else 1.0)
+                issued[f, p] += g2
+    for p in range(P):
+        world[p] -= tot_fac[p]
+    for p in range(P):
+        world[p] -= tot_new[p]
+    for p in range(P):
+        world[p] -= tot_eq[p]
+    if some_wt:
+        frac = np.zeros((n_wt, P))
+        for i in range(n_wt):
+            h = wt_holder[i]
+            r = slot[h]
+            if r < 0:
+                continue
+            s = wt_issuer[i]
+            for p in range(P):
+                c = cap_wt[r, p]
+                if c > 0 and wt_val[i, p] * _f(alive[s, p]) > 0:
+                    frac[i, p] = out[3, h, p] / c
+        exercise(frac, wt_holder, wt_issuer, strike, wt_left, wt_vested, wt_val, price, units,
+                 bal, world)
+    if some_stake:
+        pro = np.zeros((F, P))
+        loss = np.zeros((F, P))
+        for i in range(n_eq):
+            h = eq_payer[i]
+            r = slot[h]
+            if r < 0:
+                continue
+            s = eq_payee[i]
+            for p in range(P):
+                c = cap_stake[r, p]
+                if not (c > 0 and stake_val[i, p] * _f(alive[s, p]) > 0):
+                    continue
+                x = out[4, h, p] / c
+                if x == 0.0:
+                    continue
+                sold = x * stake_val[i, p]
+                proceeds = keep * sold
+                pro[h, p] += proceeds
+                loss[h, p] += sold - proceeds
+                stake_units[i, p] = stake_units[i, p] * (1.0 - x)
+                stake_val[i, p] = stake_val[i, p] - sold
+        tot = np.zeros(P)
+        for f in range(F):
+            if slot[f] < 0:
+                continue
+            for p in range(P):
+                cash[f, p] += pro[f, p]
+                stakes[f, p] = (stakes[f, p] - pro[f, p]) - loss[f, p]
+                equity[f, p] -= loss[f, p]
+                tot[p] += pro[f, p]
+        for p in range(P):
+            world[p] -= tot[p]
+    return out
+
+
+# ---------------------------------------------------------------- valuation
+
+
+@_jit
+def depreciate(dep_rate: F64, change: F64, alive: B8, bal: F64, dep: F64) -> None:
+    """``dep_rate += change``; ``dep = clip(min(dep_rate, compute), 0) × alive``; post it."""
+    compute, equity = bal[1], bal[8]
+    for f in range(dep.shape[0]):
+        for p in range(dep.shape[1]):
+            r = dep_rate[f, p] + change[f, p]
+            dep_rate[f, p] = r
+            d = fmax(fmin(r, compute[f, p]), 0.0) * _f(alive[f, p])
+            dep[f, p] = d
+            equity[f, p] -= d
+            compute[f, p] -= d
+
+
+@_jit
+def vintage(dep_change: F64, t: int, amount: F64, life: F64) -> None:
+    """Schedule ``amount`` (F, P) bought in ``t`` over ``life`` (F,) whole quarters (≥ 1)."""
+    Q1 = dep_change.shape[0]
+    F, P = amount.shape
+    for f in range(F):
+        L = life[f]
+        a = amount[f]
+        nonzero = False
+        if t + 1 < Q1:
+            row = dep_change[t + 1, f]
+            for p in range(P):
+                per = a[p] / L
+                row[p] += per
+                nonzero = nonzero or per != 0.0
+        else:
+            for p in range(P):
+                if a[p] / L != 0.0:
+                    nonzero = True
+                    break
+        end = t + 1 + np.int64(L)
+        if end < Q1 and nonzero:
+            row = dep_change[end, f]
+            for p in range(P):
+                row[p] -= a[p] / L
+
+
+@_jit
+def revalue_growth(demand: F64, demand_prev: F64, revenue: F64, rev_prev: F64, volatility: float,
+                   has_shares: B8, eta: F64, z: F64, ratio: F64) -> None:
+    """First half of :func:`revalue`: the arguments of its logarithms, and the new ``eta``.
+
+    ``ratio`` (F + 1, P) gets ``max(revenue, 1) / max(rev_prev, 1)`` per firm
+    and, in row F, ``max(demand, 1) / max(demand_prev, 1)``; ``eta`` (F, P)
+    steps its AR(1) in place when ``volatility`` > 0. The caller takes the
+    logarithms (numpy's vectorised ``log``, as the twin does).
+    """
+    F, P = revenue.shape
+    for f in range(F):
+        for p in range(P):
+            ratio[f, p] = fmax(revenue[f, p], 1.0) / fmax(rev_prev[f, p], 1.0)
+    for p in range(P):
+        ratio[F, p] = fmax(demand[p], 1.0) / fmax(demand_prev[p], 1.0)
+    if volatility > 0:
+        k = 0.5 * volatility
+        for f in range(F):
+            listed = has_shares[f]
+            for p in range(P):
+                eta[f, p] = 0.9 * eta[f, p] + k * z[f, p] if listed else 0.0
+
+
+@_jit
+def revalue(demand: F64, demand_prev: F64, newly: B8, core_weight: F64, sentiment: F64,
+            reversion: float, growth: float, default: float, floor: float, expectation: float,
+            shock_equity: F64, revenue: F64, log_ratio: F64, ghat: F64, has_shares: B8,
+            exp_eta: F64, multiple: float, premium_g: float, premium: F64, scale: F64,
+            equity: F64, by_book: B8, alive: B8, units: F64, sent_eff: F64, mv: F64,
+            price: F64) -> None:
+    """Sentiment, market values and prices after a quarter; every output in place.
+
+    The fused :func:`loopwatch.engine.valuation.revalue_reference` (see it for
+    the model), after :func:`revalue_growth`: ``log_ratio`` (F + 1, P) holds
+    the logarithms of its ratios, ``exp_eta`` (F, P) ``exp(eta)``.
+    ``sentiment`` (P,), ``sent_eff``, ``ghat``, ``mv``, ``price`` (F, P) are
+    overwritten.
+    """
+    F, P = revenue.shape
+    hit = np.zeros(P)
+    for f in range(F):
+        w = core_weight[f]
+        if w != 0.0:
+            for p in range(P):
+                hit[p] += w * _f(newly[f, p])
+    for p in range(P):
+        s = sentiment[p]
+        s = s + reversion * (1.0 - s)
+        if demand[p] > 0 and demand_prev[p] > 0:
+            s = s + growth * (4.0 * log_ratio[F, p] - expectation) / 4.0
+        else:
+            s = s + growth * 0.0 / 4.0
+        s = s - default * hit[p]
+        sentiment[p] = _clip(s, floor, 5.0)
+    for f in range(F):
+        shock, listed, booked = shock_equity[f], has_shares[f], by_book[f]
+        prem, sc = premium[f], scale[f]
+        for p in range(P):
+            se = shock * sentiment[p]
+            sent_eff[f, p] = se
+            gh = ghat[f, p]
+            gh = gh + 0.25 * (_clip(4.0 * log_ratio[f, p], -2.0, 4.0) - gh)
+            ghat[f, p] = gh
+            if booked:
+                m = fmax(equity[f, p], 0.0)
+            else:
+                mult = fmax(multiple + premium_g * _clip(gh, -0.5, 1.5), 0.5)
+                m = (prem + sc * (mult * 4.0 * revenue[f, p])) * se * exp_eta[f, p]
+            live = alive[f, p]
+            if not live:
+                m = 0.0
+            mv[f, p] = m
+            u = units[f, p]
+            price[f, p] = (m / u if u > 0 else 0.0) if (listed and live) else 0.0
+
+
+@_jit
+def mark(alive: B8, units: F64, mv: F64, price: F64, bal: F64, eq_payer: I64, eq_payee: I64,
+         stake_units: F64, stake_val: F64, wt_holder: I64, wt_issuer: I64, wt_live: B8,
+         strike: F64, wt_left: F64, wt_vested: B8, wt_val: F64) -> None:
+    """Mark stakes and vested warrants; post the changes (see :func:`loopwatch.engine.valuation.mark`).
+
+    ``wt_live`` (n_wt,) is False for tranches past their warrant's expiry.
+    """
+    F, P = units.shape
+    stakes, warrants, wl, equity = bal[4], bal[5], bal[7], bal[8]
+    n_eq = eq_payer.shape[0]
+    if n_eq:
+        tot = np.zeros((F, P))
+        seen = np.zeros(F, np.bool_)
+        for i in range(n_eq):
+            h, s = eq_payer[i], eq_payee[i]
+            seen[h] = True
+            for p in range(P):
+                old = stake_val[i, p]
+                new = old
+                if alive[s, p] and alive[h, p]:
+                    u = units[s, p]
+                    new = (stake_units[i, p] / u if u > 0 else 0.0) * mv[s, p]
+                tot[h, p] += new - old
+                stake_val[i, p] = new
+        for f in range(F):
+            if seen[f]:
+                for p in range(P):
+                    stakes[f, p] += tot[f, p]
+                    equity[f, p] += tot[f, p]
+    n_wt = wt_holder.shape[0]
+    if n_wt:
+        hold = np.zeros((F, P))
+        iss = np.zeros((F, P))
+        seen = np.zeros(F, np.bool_)
+        for i in range(n_wt):
+            h, s, k = wt_holder[i], wt_issuer[i], strike[i]
+            seen[h] = True
+            seen[s] = True
+            for p in range(P):
+                old = wt_val[i, p]
+                new = old
+                if alive[s, p] and alive[h, p] and wt_live[i]:
+                    new = wt_left[i, p] * _f(wt_vested[i, p]) * fmax(price[s, p] - k, 0.0)
+                d = new - old
+                hold[h, p] += d
+                iss[s, p] += d
+                wt_val[i, p] = new
+        for f in range(F):
+            if seen[f]:
+                for p in range(P):
+                    warrants[f, p] += hold[f, p]
+                    equity[f, p] += hold[f, p]
+                    equity[f, p] -= iss[f, p]
+                    wl[f, p] += iss[f, p]
+
+
+@_jit
+def evaluate_milestones(cum_paid: F64, inv_amount: F64, indptr: Idx, indices: Idx, data: F64,
+                        metric: I64, firm: I64, threshold: F64, price: F64, end_rev: F64,
+                        cond_ok: B8) -> F64:
+    """Each milestone metric (K, P) and ``cond_ok = metric ≥ threshold`` (in place).
+
+    GW metrics add, in contract order from 0.0, ``gw × cum_paid × 1/amount``
+    over the CSR rows of the GW matrix; metric 2 is the firm's share price,
+    3 its annualised end revenue.
+    """
+    K, P = cond_ok.shape
+    out = np.zeros((K, P))
+    for k in range(K):
+        m, f = metric[k], firm[k]
+        row = out[k]
+        if m == 2:
+            for p in range(P):
+                row[p] = price[f, p]
+        elif m == 3:
+            for p in range(P):
+                row[p] = 4.0 * end_rev[f, p]
+        else:
+            for jj in range(indptr[k], indptr[k + 1]):
+                c, w = indices[jj], data[jj]
+                inv = inv_amount[c]
+                for p in range(P):
+                    row[p] += w * (cum_paid[c, p] * inv)
+        th = threshold[k]
+        for p in range(P):
+            cond_ok[k, p] = row[p] >= th
+    return out
+
+
+@_jit
+def vest(wt_cond: F64, cond_ok: B8, contract_live: B8, in_time: B8, wt_vested: B8,
+         wt_left: F64) -> B8:
+    """Vest warrant tranches whose conditions all hold; returns the newly vested (n_wt, P).
+
+    ``wt_cond`` (K, n_wt) weights the conditions each tranche needs: it vests
+    where ``Σ_k wt_cond[k] × (not cond_ok[k]) == 0``, its contract is live
+    (``contract_live`` (n_wt, P)) and its warrant has not expired
+    (``in_time`` (n_wt,)); ``wt_vested`` is updated in place.
+    """
+    K, n = wt_cond.shape
+    P = cond_ok.shape[1]
+    new = np.zeros((n, P), np.bool_)
+    failing = np.empty(P)
+    for i in range(n):
+        failing[:] = 0.0
+        for k in range(K):
+            w = wt_cond[k, i]
+            for p in range(P):
+                failing[p] += w * _f(not cond_ok[k, p])
+        for p in range(P):
+            ok = failing[p] == 0 and contract_live[i, p] and in_time[i]
+            if ok:
+                new[i, p] = (not wt_vested[i, p]) and wt_left[i, p] > 0
+                wt_vested[i, p] = True
+    return new

@@ -1,0 +1,408 @@
+"""The compiled kernels (:mod:`loopwatch.engine._fused`) against their numpy twins.
+
+Each engine function that runs on compiled loops keeps its numpy version
+(``*_reference``); here both run on copies of the same random state and must
+leave the same numbers, bit for bit (``assert_array_equal``: NaN equals NaN,
+and -0.0 equals 0.0, the one difference the kernels allow themselves). Where
+a twin calls BLAS (the core-default share in :func:`revalue`), the tolerance
+is a few ulps. A second family of tests runs a kernel on a chunk of paths and
+on a sub-chunk and requires the sub-chunk's numbers unchanged: kernels treat
+each path on its own.
+
+States are random (money in USD spread over 10^6 to 10^12, signs and exact
+zeros mixed in, flags random) on the bundled ``ai-compute-2025`` book (34
+firms, equity and warrants) and on the ``three-party-loop`` book.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from numpy.typing import NDArray
+
+from loopwatch import load_deal_book, load_scenario
+from loopwatch.engine import funding, valuation
+from loopwatch.engine.events import EventLog
+from loopwatch.engine.funding import Market, Raised
+from loopwatch.engine.incidence import Sum, Weighted, spmm_reference
+from loopwatch.engine.ledger import Account, Ledger
+from loopwatch.engine.plan import Plan, compile_plan
+from loopwatch.engine.state import State
+from loopwatch.errors import AccountingError
+
+FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BOOKS = ("ai-compute-2025", "three-party-loop")
+_PLANS: dict[str, Plan] = {}
+
+seeds = st.integers(0, 2**32 - 1)
+paths = st.integers(1, 40)
+books = st.sampled_from(BOOKS)
+
+
+def _plan(name: str) -> Plan:
+    if name not in _PLANS:
+        _PLANS[name] = compile_plan(load_deal_book(name), load_scenario("base"))
+    return _PLANS[name]
+
+
+def _money(rng: np.random.Generator, shape: tuple[int, ...], *, sign: bool = True,
+           zeros: float = 0.3) -> NDArray[np.float64]:
+    """USD amounts: log-uniform 10^6…10^12, a share exactly zero, some negative."""
+    out = 10.0 ** rng.uniform(6, 12, shape)
+    if sign:
+        out = np.where(rng.random(shape) < 0.15, -out, out)
+    out = np.where(rng.random(shape) < zeros, 0.0, out)
+    return np.asarray(out, np.float64)
+
+
+def _state(plan: Plan, P: int, rng: np.random.Generator) -> State:
+    """A State whose every array is random (shapes as the engine's)."""
+    s = State(plan, P, np.ones(P))
+    for name, a in list(vars(s).items()):
+        if not isinstance(a, np.ndarray):
+            continue
+        if a.dtype == np.bool_:
+            new: NDArray[Any] = rng.random(a.shape) < (0.85 if name == "alive" else 0.5)
+        elif a.dtype.kind == "i":
+            new = rng.integers(-1, 4, a.shape)
+        elif name in ("sentiment", "sent_eff", "price"):
+            new = rng.uniform(0.0, 3.0, a.shape) * (rng.random(a.shape) < 0.9)
+        elif name in ("ghat", "eta", "world_rate", "dem_x"):
+            new = rng.normal(0.0, 0.5, a.shape)
+        elif name in ("units", "stake_units", "wt_left", "wt_val", "stake_val", "mv", "facility"):
+            new = _money(rng, a.shape, sign=False)
+        else:
+            new = _money(rng, a.shape)
+        setattr(s, name, np.ascontiguousarray(new, a.dtype))
+    led = s.ledger
+    led.bal = _money(rng, led.bal.shape)
+    led.world_cash = _money(rng, (P,))
+    led.peak = np.abs(_money(rng, led.peak.shape))
+    return s
+
+
+def _assert_same(a: object, b: object, *, rtol: float = 0.0) -> None:
+    """Every array attribute of two states (and their ledgers) equal."""
+    va, vb = vars(a), vars(b)
+    assert va.keys() == vb.keys()
+    for name, x in va.items():
+        y = vb[name]
+        if isinstance(x, Ledger):
+            _assert_same(x, y, rtol=rtol)
+        elif isinstance(x, np.ndarray):
+            assert x.shape == y.shape, name
+            if rtol and x.dtype.kind == "f":
+                np.testing.assert_allclose(x, y, rtol=rtol, atol=1e-300, err_msg=name)
+            else:
+                np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+def _cols(P: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    return np.flatnonzero(rng.random(P) < 0.5).astype(np.int64) if P > 1 else np.arange(P)
+
+
+def _slice(s: State, cols: NDArray[np.int64]) -> State:
+    """A copy of ``s`` restricted to paths ``cols`` (every array's last axis)."""
+    out = copy.deepcopy(s)
+    for obj in (out, out.ledger):
+        for name, a in list(vars(obj).items()):
+            if isinstance(a, np.ndarray) and a.ndim:
+                setattr(obj, name, np.ascontiguousarray(a[..., cols]))
+        obj.P = len(cols)
+    return out
+
+
+# ---------------------------------------------------------------- sparse sums
+
+
+@FAST
+@given(seeds, st.integers(1, 12), st.integers(0, 30), st.integers(1, 50), st.booleans())
+def test_sum_matches_scipy(seed: int, n: int, k: int, P: int, weighted: bool) -> None:
+    rng = np.random.default_rng(seed)
+    target = rng.integers(-1, n + 1, k)  # some outside [0, n): ignored
+    w = rng.normal(size=k) if weighted else None
+    s = Sum(target, n, w)
+    A = _money(rng, (k, P))
+    np.testing.assert_array_equal(s @ A, spmm_reference(s.matrix, A))
+    np.testing.assert_array_equal(s @ A[:, 0], spmm_reference(s.matrix, A[:, :1]))
+    np.testing.assert_array_equal(s @ (A > 0), spmm_reference(s.matrix, (A > 0).astype(float)))
+    nz = np.flatnonzero(rng.random(k) < 0.5)
+    B = np.where(np.isin(np.arange(k), nz)[:, None], A, 0.0)
+    np.testing.assert_array_equal(s.rows(nz) @ B[nz], spmm_reference(s.matrix, B))
+    out = _money(rng, (n, P))
+    ref = out.copy()
+    ref[s.used] += spmm_reference(s.compact, A)
+    s.add_into(out, A)
+    np.testing.assert_array_equal(out, ref)
+
+
+@FAST
+@given(seeds, st.integers(1, 8), st.integers(1, 8), st.integers(1, 20))
+def test_weighted_matches_scipy(seed: int, k: int, n: int, P: int) -> None:
+    rng = np.random.default_rng(seed)
+    M = rng.normal(size=(k, n)) * (rng.random((k, n)) < 0.4)
+    w = Weighted.dense(M)
+    A = _money(rng, (k, P))
+    np.testing.assert_array_equal(w @ A, spmm_reference(w.matrix, A))
+
+
+def test_sum_rejects_a_mismatched_array() -> None:
+    with pytest.raises(ValueError, match="3 rows"):
+        Sum(np.array([0, 1, 0]), 2) @ np.ones((4, 2))
+
+
+# ---------------------------------------------------------------- ledger
+
+
+@FAST
+@given(seeds, paths, st.sampled_from(list(Account)), st.sampled_from(list(Account)))
+def test_post_and_world_legs(seed: int, P: int, debit: Account, credit: Account) -> None:
+    rng = np.random.default_rng(seed)
+    a, b = Ledger(P, 5), Ledger(P, 5)
+    a.bal = _money(rng, a.bal.shape)
+    a.world_cash = _money(rng, (P,))
+    b.bal, b.world_cash = a.bal.copy(), a.world_cash.copy()
+    amount = _money(rng, (5, P))
+    a.post(amount, debit, credit)
+    b.post_reference(amount, debit, credit)
+    a.from_world(amount, debit)
+    b.from_world_reference(amount, debit)
+    a.to_world(amount[::-1], credit)
+    b.to_world_reference(amount[::-1], credit)
+    a.post(amount > 0, credit, debit)  # a bool amount is promoted, as numpy would
+    b.post_reference((amount > 0).astype(float), credit, debit)
+    _assert_same(a, b)
+
+
+@FAST
+@given(seeds, paths, st.booleans())
+def test_check(seed: int, P: int, broken: bool) -> None:
+    rng = np.random.default_rng(seed)
+    led = Ledger(P, 4)
+    led.bal = _money(rng, led.bal.shape)
+    bal = led.bal
+    bal[Account.equity] = (bal[:6].sum(axis=0) - bal[Account.debt]
+                           - bal[Account.warrant_liability])
+    led.peak = np.abs(_money(rng, led.peak.shape))
+    f, p = int(rng.integers(4)), int(rng.integers(P))
+    if broken:
+        bal[int(rng.integers(9)), f, p] += 10.0 + 1e-3 * (led.peak[f, p]
+                                                          + np.abs(bal[:, f, p]).sum())
+    twin = copy.deepcopy(led)
+    errors = []
+    for fn in (led.check, twin.check_reference):
+        try:
+            fn("2025Q1", ["a", "b", "c", "d"])
+            errors.append(None)
+        except AccountingError as exc:
+            errors.append((exc.period, exc.firm, exc.residual))
+    assert errors[0] == errors[1]
+    assert (errors[0] is not None) == broken
+    np.testing.assert_array_equal(led.peak, twin.peak)
+
+
+def test_check_catches_nan() -> None:
+    led = Ledger(3, 2)
+    led.bal[Account.cash, 1, 2] = np.nan
+    with pytest.raises(AccountingError, match="at b"):
+        led.check("2025Q1", ["a", "b"])
+
+
+# ---------------------------------------------------------------- state
+
+
+@FAST
+@given(seeds, paths, books)
+def test_take_and_put(seed: int, P: int, book: str) -> None:
+    rng = np.random.default_rng(seed)
+    plan = _plan(book)
+    s = _state(plan, P, rng)
+    cols = _cols(P, rng)
+    sub, ref = s.take(cols), s.take_reference(cols)
+    _assert_same(sub, ref)
+    for x in (sub, sub.ledger):  # new values, and losses to add back
+        for name, a in list(vars(x).items()):
+            if isinstance(a, np.ndarray) and a.dtype == np.float64:
+                setattr(x, name, _money(rng, a.shape))
+    ref = copy.deepcopy(sub)
+    t = copy.deepcopy(s)
+    s.put(cols, sub)
+    t.put_reference(cols, ref)
+    _assert_same(s, t)
+
+
+@FAST
+@given(seeds, paths)
+def test_market_take_and_raised_put(seed: int, P: int) -> None:
+    rng = np.random.default_rng(seed)
+    m = Market(*(_money(rng, (3, P)) for _ in range(5)))
+    cols = _cols(P, rng)
+    got = m.take(cols)
+    for name in ("collateral", "loi_share", "debt_cap", "new_rate", "facility_rate"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(m, name)[:, cols])
+    r = Raised(*(_money(rng, (3, P)) for _ in range(5)))
+    part = Raised(*(_money(rng, (3, len(cols))) for _ in range(5)))
+    ref = copy.deepcopy(r)
+    r.put(cols, part)
+    for name in ("facility", "debt", "equity", "warrant", "stake_sale"):
+        getattr(ref, name)[:, cols] += getattr(part, name)
+        np.testing.assert_array_equal(getattr(r, name), getattr(ref, name))
+
+
+# ---------------------------------------------------------------- valuation
+
+
+def _twins(book: str, P: int, seed: int) -> tuple[Plan, State, State, np.random.Generator]:
+    rng = np.random.default_rng(seed)
+    plan = _plan(book)
+    s = _state(plan, P, rng)
+    return plan, s, copy.deepcopy(s), rng
+
+
+@FAST
+@given(seeds, paths, books)
+def test_depreciate_and_add_vintage(seed: int, P: int, book: str) -> None:
+    plan, a, b, rng = _twins(book, P, seed)
+    t = int(rng.integers(plan.Q))
+    np.testing.assert_array_equal(valuation.depreciate(plan, a, t),
+                                  valuation.depreciate_reference(plan, b, t))
+    amount = _money(rng, (plan.F, P)) * (rng.random((plan.F, 1)) < 0.5)
+    life = rng.uniform(0.2, 1.5 * plan.Q, plan.F)
+    for when in (t, plan.Q - 1, plan.Q):
+        valuation.add_vintage(a, when, amount, life)
+        valuation.add_vintage_reference(b, when, amount, life)
+    _assert_same(a, b)
+
+
+@FAST
+@given(seeds, paths, books, st.booleans())
+def test_revalue(seed: int, P: int, book: str, one_default: bool) -> None:
+    plan, a, b, rng = _twins(book, P, seed)
+    t = int(rng.integers(plan.Q))
+    revenue = np.abs(_money(rng, (plan.F, P)))
+    demand = np.abs(_money(rng, (P,)))
+    newly = rng.random((plan.F, P)) < 0.1
+    if one_default:  # at most one new default a path: the core share is then exact
+        newly &= np.arange(plan.F)[:, None] == rng.integers(plan.F, size=P)
+    z = rng.normal(size=(plan.F, P))
+    valuation.revalue(plan, a, t, revenue, demand, newly, z)
+    valuation.revalue_reference(plan, b, t, revenue, demand, newly, z)
+    _assert_same(a, b, rtol=0.0 if one_default else 1e-12)
+
+
+@FAST
+@given(seeds, paths, books)
+def test_mark(seed: int, P: int, book: str) -> None:
+    plan, a, b, rng = _twins(book, P, seed)
+    t = int(rng.integers(plan.Q + 1))
+    valuation.mark(plan, a, t)
+    valuation.mark_reference(plan, b, t)
+    _assert_same(a, b)
+
+
+@FAST
+@given(seeds, paths, books)
+def test_milestones(seed: int, P: int, book: str) -> None:
+    plan, a, b, rng = _twins(book, P, seed)
+    t = int(rng.integers(plan.Q + 1))
+    a.cum_paid = np.abs(a.cum_paid)
+    b.cum_paid = a.cum_paid.copy()
+    end = np.abs(_money(rng, (plan.F, P)))
+    np.testing.assert_array_equal(valuation.metrics(plan, a, end),
+                                  valuation.metrics_reference(plan, b, end))
+    ea, eb = EventLog(True), EventLog(True)
+    valuation.evaluate_milestones(plan, a, t, end, ea)
+    valuation.evaluate_milestones_reference(plan, b, t, end, eb)
+    _assert_same(a, b)
+    pd_a, pd_b = (e.frame([*plan.periods, "after"], plan.firm_ids) for e in (ea, eb))
+    assert pd_a.equals(pd_b)
+
+
+# ---------------------------------------------------------------- funding
+
+
+def _market(rng: np.random.Generator, F: int, P: int) -> Market:
+    rate = rng.uniform(0.0, 0.2, (F, P))
+    return Market(collateral=np.abs(_money(rng, (F, P))), loi_share=rng.uniform(0, 1, (F, P)),
+                  debt_cap=np.abs(_money(rng, (F, P))), new_rate=rate, facility_rate=rate / 2)
+
+
+def _needs(rng: np.random.Generator, F: int, P: int) -> tuple[NDArray[np.float64], ...]:
+    need = np.abs(_money(rng, (F, P))) * (rng.random((F, P)) < 0.4) * (rng.random((F, 1)) < 0.6)
+    deficit = need * np.where(rng.random((F, P)) < 0.3, 1.0, rng.uniform(0, 1, (F, P)))
+    return need, deficit
+
+
+@FAST
+@given(seeds, paths, books)
+def test_waterfall(seed: int, P: int, book: str) -> None:
+    plan, a, b, rng = _twins(book, P, seed)
+    need, deficit = _needs(rng, plan.F, P)
+    mkt = _market(rng, plan.F, P)
+    got = funding.waterfall(plan, a, need, deficit, mkt)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the twin divides by zero units
+        ref = funding.waterfall_reference(plan, b, need, deficit, mkt)
+    _assert_same(got, ref)
+    _assert_same(a, b)
+
+
+@FAST
+@given(seeds, paths, books)
+def test_exercise_and_world_debt(seed: int, P: int, book: str) -> None:
+    plan, a, b, rng = _twins(book, P, seed)
+    frac = rng.uniform(0, 1, (len(plan.wt_shares), P)) * (rng.random((len(plan.wt_shares), P))
+                                                          < 0.3)
+    np.testing.assert_array_equal(funding.exercise_warrants(plan, a, frac),
+                                  funding.exercise_warrants_reference(plan, b, frac))
+    amount, rate = _money(rng, (plan.F, P)), rng.uniform(0, 0.2, (plan.F, P))
+    funding.add_world_debt(a, amount, rate)
+    funding.add_world_debt_reference(b, amount, rate)
+    _assert_same(a, b)
+
+
+# ---------------------------------------------------------------- each path on its own
+
+
+@FAST
+@given(seeds, st.integers(2, 40))
+def test_kernels_treat_each_path_on_its_own(seed: int, P: int) -> None:
+    plan, s, _, rng = _twins("ai-compute-2025", P, seed)
+    cols = _cols(P, rng)
+    if not len(cols):
+        return
+    part = _slice(s, cols)
+    t = int(rng.integers(plan.Q))
+    need, deficit = _needs(rng, plan.F, P)
+    mkt = _market(rng, plan.F, P)
+    revenue, demand = np.abs(_money(rng, (plan.F, P))), np.abs(_money(rng, (P,)))
+    newly, z = rng.random((plan.F, P)) < 0.1, rng.normal(size=(plan.F, P))
+    end = np.abs(_money(rng, (plan.F, P)))
+    for x, c in ((s, slice(None)), (part, cols)):
+        got = funding.waterfall(plan, x, need[:, c], deficit[:, c], mkt.take(np.arange(P)[c]))
+        valuation.depreciate(plan, x, t)
+        valuation.revalue(plan, x, t, revenue[:, c], demand[c], newly[:, c], z[:, c])
+        valuation.mark(plan, x, t)
+        valuation.evaluate_milestones(plan, x, t, end[:, c], EventLog(False))
+        try:  # random books do not balance: what matters is the peak it keeps
+            x.ledger.check("2025Q1", plan.firm_ids)
+        except AccountingError:
+            pass
+        x.raised = np.stack([got.facility, got.debt, got.equity, got.warrant, got.stake_sale])
+    _assert_same(_slice(s, cols), part)
+
+
+# ---------------------------------------------------------------- light import
+
+
+def test_import_loopwatch_does_not_load_numba() -> None:
+    code = "import sys, loopwatch; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
