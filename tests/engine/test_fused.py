@@ -182,6 +182,36 @@ def test_post_and_world_legs(seed: int, P: int, debit: Account, credit: Account)
 
 
 @FAST
+@given(seeds, paths, st.integers(1, 30), st.booleans())
+def test_transfer_legs(seed: int, P: int, E: int, restrict: bool) -> None:
+    rng = np.random.default_rng(seed)
+    F = 4
+    a = Ledger(P, F)
+    a.bal = _money(rng, a.bal.shape)
+    a.world_cash = _money(rng, (P,))
+    b = copy.deepcopy(a)
+    payer, payee = rng.integers(0, F + 1, E), rng.integers(0, F + 1, E)
+    leg_out = rng.choice([Account.compute, Account.debt, Account.equity], E)
+    leg_in = rng.choice([Account.loans, Account.equity], E)
+    out_inc, in_inc = Sum(payer, F + 1), Sum(payee, F + 1)
+    payer_legs = {Account(x): Sum(np.where(leg_out == x, payer, -1), F) for x in set(leg_out)}
+    payee_legs = {Account(x): Sum(np.where(leg_in == x, payee, -1), F) for x in set(leg_in)}
+    amount = _money(rng, (E, P))
+    nz = np.arange(E)
+    if restrict:
+        nz = np.flatnonzero(rng.random(E) < 0.6)
+        amount[np.setdiff1d(np.arange(E), nz)] = 0.0
+        out_inc, in_inc = out_inc.rows(nz), in_inc.rows(nz)
+        payer_legs = {x: m.rows(nz) for x, m in payer_legs.items()}
+        payee_legs = {x: m.rows(nz) for x, m in payee_legs.items()}
+    a.transfer_legs(amount[nz], out_inc, in_inc, payer_legs, payee_legs)
+    b.transfer_legs_reference(amount[nz], out_inc, in_inc, payer_legs, payee_legs)
+    _assert_same(a, b)
+    with pytest.raises(ValueError, match="does not fit"):
+        a.transfer_legs(np.zeros((len(nz) + 1, P)), out_inc, in_inc, payer_legs, payee_legs)
+
+
+@FAST
 @given(seeds, paths, st.booleans())
 def test_check(seed: int, P: int, broken: bool) -> None:
     rng = np.random.default_rng(seed)

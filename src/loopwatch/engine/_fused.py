@@ -48,6 +48,8 @@ __all__ = [
     "check",
     "csr_add_rows",
     "csr_matmul",
+    "csr_post",
+    "csr_world",
     "depreciate",
     "evaluate_milestones",
     "exercise",
@@ -159,6 +161,36 @@ def csr_add_rows(indptr: Idx, indices: Idx, data: F64, X: F64, rows: I64, out: F
                 o[p] += 0.0
 
 
+@_jit
+def csr_post(indptr: Idx, indices: Idx, data: F64, X: F64, dest: F64, sign: float,
+             nrows: int) -> None:
+    """``dest[i] += sign × (m @ X)[i]`` for the first ``nrows`` rows of ``m`` that have entries.
+
+    Each product row is summed first (in index order, from 0.0), then added;
+    ``sign`` is ±1 (exact).
+    """
+    tmp = np.empty(X.shape[1])
+    for i in range(min(nrows, indptr.shape[0] - 1)):
+        if _csr_row(indptr, indices, data, X, i, tmp):
+            o = dest[i]
+            for p in range(tmp.shape[0]):
+                o[p] += sign * tmp[p]
+
+
+@_jit
+def csr_world(in_ptr: Idx, in_idx: Idx, in_data: F64, out_ptr: Idx, out_idx: Idx,
+              out_data: F64, X: F64, row: int, world: F64) -> None:
+    """``world += (m_in @ X)[row] − (m_out @ X)[row]`` (each row 0.0 when it has no entries)."""
+    P = X.shape[1]
+    got, paid = np.zeros(P), np.zeros(P)
+    if row < in_ptr.shape[0] - 1:
+        _csr_row(in_ptr, in_idx, in_data, X, row, got)
+    if row < out_ptr.shape[0] - 1:
+        _csr_row(out_ptr, out_idx, out_data, X, row, paid)
+    for p in range(P):
+        world[p] += got[p] - paid[p]
+
+
 # ---------------------------------------------------------------- column gather / scatter
 
 
@@ -187,11 +219,9 @@ def add_cols(a: F64, cols: I64, v: F64) -> None:
     S = cols.shape[0]
     for r in range(a.shape[0]):
         dst, src = a[r], v[r]
-        nonzero = False
-        for j in range(S):
-            if src[j] != 0.0:
-                nonzero = True
-                break
+        nonzero = 0
+        for j in range(S):  # a branch-free count: vectorised
+            nonzero += src[j] != 0.0
         if nonzero:
             for j in range(S):
                 dst[cols[j]] += src[j]
@@ -356,7 +386,7 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
               facility_rate: F64, new_rate: F64, loi_share: F64, wt_holder: I64,
               wt_issuer: I64, strike: F64, wt_left: F64, wt_vested: B8, wt_val: F64,
               price: F64, eq_payer: I64, eq_payee: I64, stake_units: F64,
-              stake_val: F64) -> F64:
+              stake_val: F64, out: F64) -> None:
     """The funding waterfall, allocation and postings; returns what each source raised.
 
     The fused :func:`loopwatch.engine.funding.waterfall_reference`: for the
@@ -368,11 +398,12 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
     the twin's order: facility draws and new debt (the world lends; the
     world-debt rate becomes the balance-weighted average), equity sold to
     the world at the market price, warrants exercised (:func:`exercise`),
-    stakes sold. Every state array is updated in place; the result is
-    ``(5, F, P)``: facility, debt, equity, warrant, stake-sale (USD).
+    stakes sold. Every state array is updated in place; ``out`` (5, F, P),
+    zero on entry, gets what each source raised: facility, debt, equity,
+    warrant, stake-sale (USD). Rows of firms that want nothing are not
+    touched (a zeroed ``np.zeros`` block stays unmapped until written).
     """
     F, P = need.shape
-    out = np.zeros((5, F, P))
     slot = np.full(F, -1, np.int64)  # position of each firm that wants money, else -1
     n = 0
     for f in range(F):
@@ -383,7 +414,7 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
             slot[f] = n
             n += 1
     if n == 0:
-        return out
+        return
     cash, stakes, debt, equity = bal[0], bal[4], bal[6], bal[8]
     n_wt, n_eq = wt_holder.shape[0], eq_payer.shape[0]
     cap_wt = np.zeros((n, P))
@@ -511,7 +542,6 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
                 tot[p] += pro[f, p]
         for p in range(P):
             world[p] -= tot[p]
-    return out
 
 
 # ---------------------------------------------------------------- valuation
@@ -645,51 +675,60 @@ def mark(alive: B8, units: F64, mv: F64, price: F64, bal: F64, eq_payer: I64, eq
     """
     F, P = units.shape
     stakes, warrants, wl, equity = bal[4], bal[5], bal[7], bal[8]
-    n_eq = eq_payer.shape[0]
+    n_eq, n_wt = eq_payer.shape[0], wt_holder.shape[0]
+    slot = np.full(F, -1, np.int64)  # row of each firm with a stake or warrant in the sums
+    n = 0
+    for i in range(n_eq):
+        if slot[eq_payer[i]] < 0:
+            slot[eq_payer[i]] = n
+            n += 1
+    for i in range(n_wt):
+        for f in (wt_holder[i], wt_issuer[i]):
+            if slot[f] < 0:
+                slot[f] = n
+                n += 1
     if n_eq:
-        tot = np.zeros((F, P))
-        seen = np.zeros(F, np.bool_)
+        tot = np.zeros((n, P))
         for i in range(n_eq):
             h, s = eq_payer[i], eq_payee[i]
-            seen[h] = True
+            row = tot[slot[h]]
             for p in range(P):
                 old = stake_val[i, p]
                 new = old
                 if alive[s, p] and alive[h, p]:
                     u = units[s, p]
                     new = (stake_units[i, p] / u if u > 0 else 0.0) * mv[s, p]
-                tot[h, p] += new - old
+                row[p] += new - old
                 stake_val[i, p] = new
         for f in range(F):
-            if seen[f]:
+            r = slot[f]
+            if r >= 0:
                 for p in range(P):
-                    stakes[f, p] += tot[f, p]
-                    equity[f, p] += tot[f, p]
-    n_wt = wt_holder.shape[0]
+                    stakes[f, p] += tot[r, p]
+                    equity[f, p] += tot[r, p]
     if n_wt:
-        hold = np.zeros((F, P))
-        iss = np.zeros((F, P))
-        seen = np.zeros(F, np.bool_)
+        hold = np.zeros((n, P))
+        iss = np.zeros((n, P))
         for i in range(n_wt):
             h, s, k = wt_holder[i], wt_issuer[i], strike[i]
-            seen[h] = True
-            seen[s] = True
+            rh, rs = hold[slot[h]], iss[slot[s]]
             for p in range(P):
                 old = wt_val[i, p]
                 new = old
                 if alive[s, p] and alive[h, p] and wt_live[i]:
                     new = wt_left[i, p] * _f(wt_vested[i, p]) * fmax(price[s, p] - k, 0.0)
                 d = new - old
-                hold[h, p] += d
-                iss[s, p] += d
+                rh[p] += d
+                rs[p] += d
                 wt_val[i, p] = new
         for f in range(F):
-            if seen[f]:
+            r = slot[f]
+            if r >= 0:
                 for p in range(P):
-                    warrants[f, p] += hold[f, p]
-                    equity[f, p] += hold[f, p]
-                    equity[f, p] -= iss[f, p]
-                    wl[f, p] += iss[f, p]
+                    warrants[f, p] += hold[r, p]
+                    equity[f, p] += hold[r, p]
+                    equity[f, p] -= iss[r, p]
+                    wl[f, p] += iss[r, p]
 
 
 @_jit

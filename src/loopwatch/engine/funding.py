@@ -146,7 +146,8 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
     """
     led, eqm = st.ledger, plan.scenario.equity
     ix = kernel_index(plan)
-    out = _fused.waterfall(
+    out = np.zeros((len(SOURCES), *st.alive.shape))
+    _fused.waterfall(
         _c(need), _c(deficit), _c(st.alive, np.bool_), led.bal, led.world_cash,
         owned(st, "facility"), _c(mkt.collateral), _c(mkt.debt_cap), _c(st.mv),
         owned(st, "issued"), owned(st, "units"), float(eqm.issuance_appetite),
@@ -154,7 +155,7 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
         owned(st, "loi_debt"), _c(mkt.facility_rate), _c(mkt.new_rate), _c(mkt.loi_share),
         ix.wt_holder, ix.wt_issuer, ix.wt_strike, owned(st, "wt_left"),
         _c(st.wt_vested, np.bool_), owned(st, "wt_val"), _c(st.price), ix.eq_payer,
-        ix.eq_payee, owned(st, "stake_units"), owned(st, "stake_val"))
+        ix.eq_payee, owned(st, "stake_units"), owned(st, "stake_val"), out)
     return Raised(*out)
 
 

@@ -179,8 +179,29 @@ class Ledger:
         account ``a``; ``payee_legs[a]`` those whose payee credits it. Every
         edge must appear in exactly one payer leg and (unless its payee is the
         world) one payee leg: each party's entry is then balanced, as in
-        :meth:`transfer`.
+        :meth:`transfer`. Each total is added straight into its account by a
+        compiled kernel (:func:`~loopwatch.engine._fused.csr_post`); the twin
+        is :meth:`transfer_legs_reference`.
         """
+        F = self.F
+        X = np.ascontiguousarray(amount, np.float64)
+        sums = (out_inc, in_inc, *payer_legs.values(), *payee_legs.values())
+        if X.ndim != 2 or X.shape[1] != self.P or any(s.k != X.shape[0] for s in sums):
+            raise ValueError(f"amount of shape {X.shape} does not fit the edge maps")
+        bal = self.bal
+        cash = bal[Account.cash]
+        _fused.csr_post(*in_inc.csr, X, cash, 1.0, F)
+        _fused.csr_post(*out_inc.csr, X, cash, -1.0, F)
+        _fused.csr_world(*in_inc.csr, *out_inc.csr, X, F, self.world_cash)
+        for acct, s in payer_legs.items():
+            _fused.csr_post(*s.csr, X, bal[acct], 1.0 if acct < Account.debt else -1.0, F)
+        for acct, s in payee_legs.items():
+            _fused.csr_post(*s.csr, X, bal[acct], -1.0 if acct < Account.debt else 1.0, F)
+
+    def transfer_legs_reference(self, amount: F64, out_inc: Sum, in_inc: Sum,
+                                payer_legs: dict[Account, Sum],
+                                payee_legs: dict[Account, Sum]) -> None:
+        """:meth:`transfer_legs` in numpy (the twin)."""
         F = self.F
         paid = out_inc @ amount
         got = in_inc @ amount
