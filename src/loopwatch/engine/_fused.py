@@ -28,6 +28,15 @@ are kept to few types (float64, int64, bool, uint8 arrays; float and int
 scalars) so that each kernel compiles once. numba is imported only by the
 engine modules, never by ``import loopwatch``.
 
+Examples
+--------
+>>> import numpy as np
+>>> out = np.empty((2, 3))
+>>> indptr, indices, data = np.array([0, 2, 2]), np.array([0, 1]), np.array([1.0, 2.0])
+>>> csr_matmul(indptr, indices, data, np.array([[1.0, 2, 3], [10, 20, 30]]), out)
+>>> out.tolist()
+[[21.0, 42.0, 63.0], [0.0, 0.0, 0.0]]
+
 References
 ----------
 S. K. Lam, A. Pitrou and S. Seibert, "Numba: a LLVM-based Python JIT

@@ -306,7 +306,7 @@ def _take_cols(a: F64, cols: NDArray[np.int64]) -> F64:
         out: F64 = a[:, cols]
         return out
     res = np.empty((a.shape[0], len(cols)))
-    _fused.take_cols(a, cols, res)
+    _fused.take_cols(a.view(np.int64), cols, res.view(np.int64))  # the state's specialisation
     return res
 
 

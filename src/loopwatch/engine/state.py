@@ -33,11 +33,24 @@ I64 = NDArray[np.int64]
 def owned(st: object, name: str, dtype: type = np.float64) -> NDArray[Any]:
     """``st.<name>`` as a C-contiguous array of ``dtype`` the state owns (copied if not).
 
-    Kernels update state arrays in place; an array that arrived as a view,
-    a broadcast or another dtype is replaced by an own copy first.
+    Kernels update state arrays in place; an array that arrived as a view of
+    another array, a broadcast or another dtype is replaced by an own copy
+    first, so that an in-place update never reaches an array shared with
+    something else.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> block = np.zeros((2, 3))
+    >>> st = SimpleNamespace(x=block[0:1])
+    >>> owned(st, "x")[0, 0] = 1.0
+    >>> float(block[0, 0]), float(st.x[0, 0])
+    (0.0, 1.0)
     """
     a: NDArray[Any] = getattr(st, name)
-    if a.dtype != dtype or not a.flags.c_contiguous or not a.flags.writeable or a.base is not None:
+    if (a.dtype != dtype or not a.flags.c_contiguous or not a.flags.writeable
+            or isinstance(a.base, np.ndarray)):
         a = np.array(a, dtype=dtype, order="C")
         setattr(st, name, a)
     return a
