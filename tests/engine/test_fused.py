@@ -26,9 +26,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
+from tests.strategies import deal_books, scenarios
 
 from loopwatch import load_deal_book, load_scenario
-from loopwatch.engine import funding, valuation
+from loopwatch.engine import funding, incidence, resolution, simulate, valuation
+from loopwatch.engine import step as step_module
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import Market, Raised
 from loopwatch.engine.incidence import Sum, Weighted, spmm_reference
@@ -36,6 +38,7 @@ from loopwatch.engine.ledger import Account, Ledger
 from loopwatch.engine.plan import Plan, compile_plan
 from loopwatch.engine.state import State
 from loopwatch.errors import AccountingError
+from loopwatch.model import DealBook, Scenario
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BOOKS = ("ai-compute-2025", "three-party-loop")
@@ -426,6 +429,55 @@ def test_kernels_treat_each_path_on_its_own(seed: int, P: int) -> None:
             pass
         x.raised = np.stack([got.facility, got.debt, got.equity, got.warrant, got.stake_sale])
     _assert_same(_slice(s, cols), part)
+
+
+# ---------------------------------------------------------------- whole runs
+
+
+def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Swap every kernel-backed function the quarter calls for its numpy twin."""
+    for mod, name, twin in (
+            (step_module, "waterfall", funding.waterfall_reference),
+            (resolution, "waterfall", funding.waterfall_reference),
+            (step_module, "exercise_warrants", funding.exercise_warrants_reference),
+            (step_module, "add_world_debt", funding.add_world_debt_reference),
+            (step_module, "revalue", valuation.revalue_reference),
+            (step_module, "mark", valuation.mark_reference),
+            (step_module, "depreciate", valuation.depreciate_reference),
+            (step_module, "add_vintage", valuation.add_vintage_reference),
+            (step_module, "evaluate_milestones", valuation.evaluate_milestones_reference),
+            (Ledger, "post", Ledger.post_reference), (Ledger, "check", Ledger.check_reference),
+            (Ledger, "transfer", Ledger.transfer_reference),
+            (Ledger, "transfer_legs", Ledger.transfer_legs_reference),
+            (Ledger, "from_world", Ledger.from_world_reference),
+            (Ledger, "to_world", Ledger.to_world_reference),
+            (State, "take", State.take_reference), (State, "put", State.put_reference),
+            (incidence, "_spmm", incidence.spmm_reference)):
+        monkeypatch.setattr(mod, name, twin)
+
+
+def _same_run(book: DealBook, sc: Scenario, paths: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = simulate(book, sc, paths=paths, seed=5, variables="all")
+    with monkeypatch.context() as m:
+        _with_twins(m)
+        slow = simulate(book, sc, paths=paths, seed=5, variables="all")
+    for name in fast.data.data_vars:
+        np.testing.assert_array_equal(fast.data[name].values, slow.data[name].values, name)
+    assert fast.events.equals(slow.events)
+
+
+@pytest.mark.parametrize("scenario", ["base", "credit-crunch"])
+def test_a_run_on_kernels_equals_the_run_on_twins(scenario: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    _same_run(load_deal_book("ai-compute-2025"), load_scenario(scenario), 24, monkeypatch)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(book=deal_books(), sc=scenarios())
+def test_random_books_run_the_same_on_twins(book: DealBook, sc: Scenario,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    _same_run(book, sc, 3, monkeypatch)
 
 
 # ---------------------------------------------------------------- light import
