@@ -572,26 +572,28 @@ def depreciate(dep_rate: F64, change: F64, alive: B8, bal: F64, dep: F64) -> Non
 
 @_jit
 def vintage(dep_change: F64, t: int, amount: F64, life: F64) -> None:
-    """Schedule ``amount`` (F, P) bought in ``t`` over ``life`` (F,) whole quarters (≥ 1)."""
+    """Schedule ``amount`` (F, P) bought in ``t`` over ``life`` (F,) whole quarters (≥ 1).
+
+    ``dep_change[t + 1] += amount / life`` and, ``life`` quarters later, the
+    same comes off again (if within the run). Rows of ``amount`` that are
+    all zero change nothing and are skipped.
+    """
     Q1 = dep_change.shape[0]
     F, P = amount.shape
     for f in range(F):
         L = life[f]
         a = amount[f]
-        nonzero = False
+        nonzero = 0
+        for p in range(P):  # a branch-free count: vectorised
+            nonzero += a[p] / L != 0.0
+        if nonzero == 0:
+            continue
         if t + 1 < Q1:
             row = dep_change[t + 1, f]
             for p in range(P):
-                per = a[p] / L
-                row[p] += per
-                nonzero = nonzero or per != 0.0
-        else:
-            for p in range(P):
-                if a[p] / L != 0.0:
-                    nonzero = True
-                    break
+                row[p] += a[p] / L
         end = t + 1 + np.int64(L)
-        if end < Q1 and nonzero:
+        if end < Q1:
             row = dep_change[end, f]
             for p in range(P):
                 row[p] -= a[p] / L
