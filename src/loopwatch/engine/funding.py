@@ -32,7 +32,6 @@ buffer raises all it can.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,6 +41,7 @@ from loopwatch.engine.incidence import Sum
 from loopwatch.engine.ledger import Account, Ledger
 from loopwatch.engine.plan import Plan
 from loopwatch.engine.state import State, kernel_index, owned
+from loopwatch.engine.state import contiguous as _c
 
 __all__ = [
     "Market",
@@ -292,12 +292,6 @@ def add_world_debt(st: State, amount: F64, rate: F64) -> None:
     debt = owned(st, "world_debt")
     _fused.world_debt(debt, owned(st, "world_rate"), _c(np.broadcast_to(amount, debt.shape)),
                       _c(np.broadcast_to(rate, debt.shape)))
-
-
-def _c(a: NDArray[Any], dtype: type = np.float64) -> NDArray[Any]:
-    """``a`` as a C-contiguous array of ``dtype`` (no copy when it already is one)."""
-    out: NDArray[Any] = np.ascontiguousarray(a, dtype)
-    return out
 
 
 def _take_cols(a: F64, cols: NDArray[np.int64]) -> F64:

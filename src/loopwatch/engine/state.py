@@ -9,6 +9,13 @@ object adds the instrument registers the ledger's totals are made of (world
 debt per firm, each loan's principal, each stake's units, each warrant
 tranche), contract status, demand and market state, and the run's
 cumulative losses.
+
+The engine's compiled kernels (:mod:`loopwatch.engine._fused`) update these
+arrays in place: :func:`owned` hands them an array the state owns, and
+:func:`kernel_index` the plan's index arrays they read. :meth:`State.take`
+and :meth:`State.put` (the sub-state of the paths that need default
+resolution) are compiled gathers and scatters; their numpy twins are
+:meth:`State.take_reference` and :meth:`State.put_reference`.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from loopwatch.engine import _fused
 from loopwatch.engine.ledger import Account, Ledger
 from loopwatch.engine.plan import Plan
 
-__all__ = ["KernelIndex", "State", "kernel_index", "owned"]
+__all__ = ["KernelIndex", "State", "contiguous", "kernel_index", "owned"]
 
 F64 = NDArray[np.float64]
 B8 = NDArray[np.bool_]
@@ -54,6 +61,15 @@ def owned(st: object, name: str, dtype: type = np.float64) -> NDArray[Any]:
         a = np.array(a, dtype=dtype, order="C")
         setattr(st, name, a)
     return a
+
+
+def contiguous(a: NDArray[Any], dtype: type = np.float64) -> NDArray[Any]:
+    """``a`` as a C-contiguous array of ``dtype``: the layout kernels are compiled for.
+
+    No copy when it already is one (kernels only read it).
+    """
+    out: NDArray[Any] = np.ascontiguousarray(a, dtype)
+    return out
 
 
 class KernelIndex:

@@ -36,8 +36,6 @@ next quarter, warrant tranches vest.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -46,6 +44,7 @@ from loopwatch.engine.events import EventLog
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Plan, _multiple
 from loopwatch.engine.state import State, kernel_index, owned
+from loopwatch.engine.state import contiguous as _c
 
 __all__ = [
     "add_vintage",
@@ -64,12 +63,6 @@ __all__ = [
 
 F64 = NDArray[np.float64]
 B8 = NDArray[np.bool_]
-
-
-def _c(a: NDArray[Any], dtype: type = np.float64) -> NDArray[Any]:
-    """``a`` as a C-contiguous array of ``dtype`` (no copy when it already is one)."""
-    out: NDArray[Any] = np.ascontiguousarray(a, dtype)
-    return out
 
 
 def depreciate(plan: Plan, st: State, t: int) -> F64:
