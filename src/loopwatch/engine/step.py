@@ -36,6 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine._kernels import market, position, world_debt_due
+from loopwatch.engine._kernels import opex as opex_kernel
+from loopwatch.engine._kernels import short as short_after
 from loopwatch.engine.draws import Draws
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import (
@@ -142,7 +145,6 @@ def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
 def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Market:
     cr = plan.scenario.credit
     led = st.ledger
-    scale = np.maximum(1.0 - cr.stress_response * stress, 0.0)
     # sums over the contracts that can contribute only (the others add exact zeros):
     # binding receivables still to come, and conditional deals (only they can be open)
     rem = plan.remaining[:, t]
@@ -152,17 +154,10 @@ def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Marke
     k = np.flatnonzero(plan.conditional & (loi_value != 0))
     parts_loi = cr.advance_loi * (plan.incidence(k, plan.payee) @ (st.open[k]
                                                                      * loi_value[k, None]))
-    coll = scale * (cr.advance_compute * led[Account.compute] + cr.advance_receivables * recv
-                    + parts_loi)
-    loi_share = np.divide(scale * parts_loi, coll, out=np.zeros_like(coll), where=coll > 0)
-    assets = led.assets
-    lev = np.divide(led[Account.debt], assets, out=np.full_like(assets, 5.0), where=assets > 1.0)
-    base = cr.base_rate + cr.spread + plan.shock_credit[t][:, None]
-    new_rate = base + cr.spread_per_leverage * np.clip(lev, 0.0, 5.0) + cr.stress_spread * stress
-    return Market(collateral=coll, loi_share=loi_share,
-                  debt_cap=cr.max_debt_to_revenue * 4.0 * revenue_q,
-                  new_rate=np.maximum(new_rate, 0.0),
-                  facility_rate=np.maximum(base, 0.0) + 0.0 * stress)
+    coll, loi_share, debt_cap, new_rate, facility_rate = market(
+        led.bal, recv, parts_loi, stress, plan.shock_credit[t], cr, revenue_q)
+    return Market(collateral=coll, loi_share=loi_share, debt_cap=debt_cap, new_rate=new_rate,
+                  facility_rate=facility_rate)
 
 
 def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
@@ -257,12 +252,10 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         A[g["principal"]] = prin * ~sold
         A[g["principal_twin"]] = prin * sold
     # world debt: interest, maturing principal (part rolls over), called LOI credit
-    w_int = st.world_debt * st.world_rate / 4.0 * alive
     # called LOI credit is part of world debt: the ladder runs on the rest, so one dollar is
     # never repaid twice (hypothesis found debt going negative when both fell due at once)
-    called = np.minimum(st.called, st.world_debt)
-    w_sched = (st.world_debt - called) * plan.ladder[:, None] * alive
-    w_prin = w_sched + called * alive
+    w_int, w_sched, w_prin = world_debt_due(st.world_debt, st.world_rate, st.called,
+                                            plan.ladder, alive)
     st.called = np.zeros((F, P))
     roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
     # edge totals over the rows of A that carry anything this quarter (most are zero)
@@ -270,7 +263,12 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     Az = A[nz0]
     inn = E.in_inc[:, :F].rows(nz0) @ Az
     loop_due_in = plan.commercial_in.rows(nz0) @ Az
-    revenue_q = end + non_loop + rerent + loop_due_in
+    ratio = plan.opex_ratio[:, None]
+    # operating costs: fixed, plus the variable share of revenue; the share on network
+    # revenue is charged on what is actually received (a payee does not deliver, or pay
+    # for, capacity its defaulting buyer does not pay for: resolution nets it off)
+    revenue_q, opex_out, opex = opex_kernel(plan.opex_fixed_q[t], plan.opex_ratio, end, non_loop,
+                                            rerent, loop_due_in, alive)
     mkt = _market(plan, st, t, stress, revenue_q)
     # maturing debt is refinanced by outside lenders: a share of the world ladder and
     # of book loans' scheduled principal (the book lender is repaid in full)
@@ -281,18 +279,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         led.from_world(roll, Account.debt)
         add_world_debt(st, roll, mkt.new_rate)
         raised.debt += roll
-    # operating costs: fixed, plus the variable share of revenue; the share on network
-    # revenue is charged on what is actually received (a payee does not deliver, or pay
-    # for, capacity its defaulting buyer does not pay for: resolution nets it off)
-    ratio = plan.opex_ratio[:, None]
-    opex_out = (plan.opex_fixed_q[t][:, None] + ratio * (end + non_loop + rerent)) * alive
-    opex = opex_out + ratio * loop_due_in * alive
 
     # 3b. take-or-pay flex, then backstop calls
-    wo = opex + w_int + w_prin
     out = E.out_inc[:, :F].rows(nz0) @ Az
     if len(cc) and (plan.cc_take_or_pay < 1).any():
-        x = led[Account.cash] + inn - out - wo
+        x = led[Account.cash] + inn - out - (opex + w_int + w_prin)
         gap = np.maximum(plan.min_cash[:, None] - x, 0.0) * alive
         flexible = A[g["cc"]] * (1.0 - plan.cc_take_or_pay)[:, None]
         buyers = plan.incidence(np.arange(len(cc)), plan.payer[cc])
@@ -313,16 +304,13 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         # the take-or-pay cut and backstop calls)
         nz1 = _nonzero_rows(A)
         opex = opex_out + ratio * (plan.commercial_in.rows(nz1) @ A[nz1]) * alive
-        wo = opex + w_int + w_prin
 
     # 4. funding waterfall
-    x = led[Account.cash] + inn - out - wo
-    need = np.where(alive, np.maximum(plan.min_cash[:, None] - x, 0.0), 0.0)
-    deficit = np.where(alive, np.maximum(-x, 0.0), 0.0)
+    x, wo, need, deficit = position(led[Account.cash], inn, out, opex, w_int, w_prin,
+                                    plan.min_cash, alive)
     got = waterfall(plan, st, need, deficit, mkt)
     raised.add(got)
-    x = x + got.total
-    short = alive & (x < -(1e-9 * (out + wo + np.abs(led[Account.cash])) + 1e-3))
+    short = short_after(x, got, out, wo, led[Account.cash], alive)
 
     # 5. clearing and cascades, on a sub-state holding only the paths where a firm is short
     cols = np.flatnonzero(short.any(axis=0))

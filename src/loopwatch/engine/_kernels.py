@@ -1,0 +1,235 @@
+"""Compiled single-pass kernels for the hot blocks of :mod:`loopwatch.engine.step`.
+
+Each kernel computes, in one pass over ``(firm, path)`` arrays (entity outer,
+path inner, so memory access stays contiguous), exactly the expressions of
+the numpy block it replaces, in the same order of operations (numba without
+``fastmath`` keeps IEEE semantics, so results agree to the last bit but for
+transcendental functions). Every path is computed on its own, so results do
+not depend on the chunk size. The numpy twin of each kernel is kept next to
+it (``*_reference``) and ``tests/engine/test_kernels.py`` checks one against
+the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+__all__ = ["market", "market_reference", "opex", "opex_reference", "position",
+           "position_reference", "short", "short_reference", "world_debt_due",
+           "world_debt_due_reference"]
+
+F64 = NDArray[np.float64]
+
+_T = TypeVar("_T", bound=Callable[..., Any])
+
+
+def _jit(fn: _T) -> _T:
+    """``numba.njit``, cached on disk (typed for mypy)."""
+    return cast(_T, njit(cache=True, nogil=True)(fn))
+
+
+
+
+@_jit
+def _market(bal: Any, recv: Any, parts_loi: Any, stress: Any, shock: Any, adv_compute: float,
+            adv_recv: float, resp: float, base_rate: float, spread: float, spl: float,
+            stress_spread: float, debt_mult: float, revenue_q: Any, coll: Any, loi_share: Any,
+            debt_cap: Any, new_rate: Any, facility_rate: Any) -> None:  # pragma: no cover
+    F, P = recv.shape
+    bs = base_rate + spread
+    for f in range(F):
+        base = bs + shock[f]
+        fac = max(base, 0.0)
+        for p in range(P):
+            scale = max(1.0 - resp * stress[p], 0.0)
+            pl = parts_loi[f, p]
+            c = scale * (adv_compute * bal[1, f, p] + adv_recv * recv[f, p] + pl)
+            coll[f, p] = c
+            loi_share[f, p] = (scale * pl) / c if c > 0 else 0.0
+            assets = bal[0, f, p] + bal[1, f, p] + bal[2, f, p] + bal[3, f, p] \
+                + bal[4, f, p] + bal[5, f, p]
+            lev = bal[6, f, p] / assets if assets > 1.0 else 5.0
+            lev = min(max(lev, 0.0), 5.0)
+            r = base + spl * lev + stress_spread * stress[p]
+            new_rate[f, p] = max(r, 0.0)
+            facility_rate[f, p] = fac + 0.0 * stress[p]
+            debt_cap[f, p] = debt_mult * revenue_q[f, p]
+
+
+def market(bal: F64, recv: F64, parts_loi: F64, stress: F64, shock: F64, cr: Any,
+           revenue_q: F64) -> tuple[F64, F64, F64, F64, F64]:
+    """Collateral, LOI share, debt cap, new-loan rate and facility rate (F, P) each.
+
+    ``bal`` (9, F, P) the ledger, ``recv`` (F, P) binding receivables still to
+    come, ``parts_loi`` (F, P) the advance on open conditional deals,
+    ``stress`` (P,), ``shock`` (F,) this quarter's credit shock, ``cr`` the
+    scenario's :class:`~loopwatch.model.CreditConditions`.
+    """
+    F, P = recv.shape
+    out = np.empty((5, F, P))
+    _market(bal, np.ascontiguousarray(recv), np.ascontiguousarray(parts_loi),
+            np.ascontiguousarray(stress, dtype=np.float64).reshape(P), np.asarray(shock, float),
+            cr.advance_compute, cr.advance_receivables, cr.stress_response, cr.base_rate,
+            cr.spread, cr.spread_per_leverage, cr.stress_spread, cr.max_debt_to_revenue * 4.0,
+            np.ascontiguousarray(revenue_q), out[0], out[1], out[2], out[3], out[4])
+    return out[0], out[1], out[2], out[3], out[4]
+
+
+def market_reference(bal: F64, recv: F64, parts_loi: F64, stress: F64, shock: F64, cr: Any,
+                     revenue_q: F64) -> tuple[F64, F64, F64, F64, F64]:
+    """The numpy twin of :func:`market`."""
+    scale = np.maximum(1.0 - cr.stress_response * stress, 0.0)
+    coll = scale * (cr.advance_compute * bal[1] + cr.advance_receivables * recv + parts_loi)
+    loi_share = np.divide(scale * parts_loi, coll, out=np.zeros_like(coll), where=coll > 0)
+    assets = bal[:6].sum(axis=0)
+    lev = np.divide(bal[6], assets, out=np.full_like(assets, 5.0), where=assets > 1.0)
+    base = cr.base_rate + cr.spread + shock[:, None]
+    new_rate = base + cr.spread_per_leverage * np.clip(lev, 0.0, 5.0) + cr.stress_spread * stress
+    return (coll, loi_share, cr.max_debt_to_revenue * 4.0 * revenue_q, np.maximum(new_rate, 0.0),
+            np.maximum(base, 0.0) + 0.0 * stress)
+
+
+@_jit
+def _world_debt_due(debt: Any, rate: Any, called: Any, ladder: Any, alive: Any, w_int: Any,
+                    w_sched: Any, w_prin: Any) -> None:  # pragma: no cover
+    F, P = debt.shape
+    for f in range(F):
+        lad = ladder[f]
+        for p in range(P):
+            a = 1.0 if alive[f, p] else 0.0
+            d = debt[f, p]
+            w_int[f, p] = d * rate[f, p] / 4.0 * a
+            c = min(called[f, p], d)
+            s = (d - c) * lad * a
+            w_sched[f, p] = s
+            w_prin[f, p] = s + c * a
+
+
+def world_debt_due(debt: F64, rate: F64, called: F64, ladder: F64,
+                   alive: NDArray[np.bool_]) -> tuple[F64, F64, F64]:
+    """World-debt interest, scheduled principal and principal incl. called LOI credit (F, P).
+
+    Called credit is part of world debt; the ladder (``ladder`` (F,), share a
+    quarter) runs on the rest, so no dollar is repaid twice.
+    """
+    out = np.empty((3, *debt.shape))
+    _world_debt_due(debt, rate, called, np.asarray(ladder, float), alive, out[0], out[1], out[2])
+    return out[0], out[1], out[2]
+
+
+def world_debt_due_reference(debt: F64, rate: F64, called: F64, ladder: F64,
+                             alive: NDArray[np.bool_]) -> tuple[F64, F64, F64]:
+    """The numpy twin of :func:`world_debt_due`."""
+    w_int = debt * rate / 4.0 * alive
+    c = np.minimum(called, debt)
+    w_sched = (debt - c) * ladder[:, None] * alive
+    return w_int, w_sched, w_sched + c * alive
+
+
+@_jit
+def _opex(fixed: Any, ratio: Any, end: Any, non_loop: Any, rerent: Any, loop_in: Any,
+          alive: Any, revenue_q: Any, opex_out: Any, opex: Any) -> None:  # pragma: no cover
+    F, P = end.shape
+    for f in range(F):
+        fx, r = fixed[f], ratio[f]
+        for p in range(P):
+            a = 1.0 if alive[f, p] else 0.0
+            outside = end[f, p] + non_loop[f, p] + rerent[f, p]
+            revenue_q[f, p] = outside + loop_in[f, p]
+            o = (fx + r * outside) * a
+            opex_out[f, p] = o
+            opex[f, p] = o + r * loop_in[f, p] * a
+
+
+def opex(fixed: F64, ratio: F64, end: F64, non_loop: F64, rerent: F64, loop_in: F64,
+         alive: NDArray[np.bool_]) -> tuple[F64, F64, F64]:
+    """The quarter's revenue due, operating costs but the variable cost of contract revenue,
+    and all operating costs (F, P) each.
+
+    ``fixed`` (F,) this quarter's fixed costs, ``ratio`` (F,) variable cost per
+    dollar of revenue, ``loop_in`` (F, P) contract revenue due.
+    """
+    out = np.empty((3, *end.shape))
+    _opex(np.asarray(fixed, float), np.asarray(ratio, float), end, non_loop, rerent,
+          np.ascontiguousarray(loop_in), alive, out[0], out[1], out[2])
+    return out[0], out[1], out[2]
+
+
+def opex_reference(fixed: F64, ratio: F64, end: F64, non_loop: F64, rerent: F64, loop_in: F64,
+                   alive: NDArray[np.bool_]) -> tuple[F64, F64, F64]:
+    """The numpy twin of :func:`opex`."""
+    outside = end + non_loop + rerent
+    opex_out = (fixed[:, None] + ratio[:, None] * outside) * alive
+    return outside + loop_in, opex_out, opex_out + ratio[:, None] * loop_in * alive
+
+
+@_jit
+def _position(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any,
+              min_cash: Any, alive: Any, x: Any, wo: Any, need: Any,
+              deficit: Any) -> None:  # pragma: no cover
+    F, P = cash.shape
+    for f in range(F):
+        mc = min_cash[f]
+        for p in range(P):
+            w = opex[f, p] + w_int[f, p] + w_prin[f, p]
+            wo[f, p] = w
+            v = cash[f, p] + inn[f, p] - out[f, p] - w
+            x[f, p] = v
+            if alive[f, p]:
+                need[f, p] = max(mc - v, 0.0)
+                deficit[f, p] = max(-v, 0.0)
+            else:
+                need[f, p] = 0.0
+                deficit[f, p] = 0.0
+
+
+def position(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64,
+             min_cash: F64, alive: NDArray[np.bool_]) -> tuple[F64, F64, F64, F64]:
+    """Cash after the quarter's flows ``x``, what is owed the world ``wo``, and the money
+    wanted (to the buffer ``min_cash`` (F,)) and needed (to zero) by live firms (F, P) each."""
+    res = np.empty((4, *cash.shape))
+    _position(cash, np.ascontiguousarray(inn), np.ascontiguousarray(out), opex, w_int, w_prin,
+              np.asarray(min_cash, float), alive, res[0], res[1], res[2], res[3])
+    return res[0], res[1], res[2], res[3]
+
+
+def position_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64,
+                       min_cash: F64, alive: NDArray[np.bool_]) -> tuple[F64, F64, F64, F64]:
+    """The numpy twin of :func:`position`."""
+    wo = opex + w_int + w_prin
+    x = cash + inn - out - wo
+    need = np.where(alive, np.maximum(min_cash[:, None] - x, 0.0), 0.0)
+    return x, wo, need, np.where(alive, np.maximum(-x, 0.0), 0.0)
+
+
+@_jit
+def _short(x: Any, fac: Any, debt: Any, eq: Any, wt: Any, stake: Any, out: Any, wo: Any,
+           cash: Any, alive: Any, res: Any) -> None:  # pragma: no cover
+    F, P = x.shape
+    for f in range(F):
+        for p in range(P):
+            v = x[f, p] + (fac[f, p] + debt[f, p] + eq[f, p] + wt[f, p] + stake[f, p])
+            res[f, p] = alive[f, p] and (v < -(1e-9 * (out[f, p] + wo[f, p]
+                                                       + abs(cash[f, p])) + 1e-3))
+
+
+def short(x: F64, raised: Any, out: F64, wo: F64, cash: F64,
+          alive: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Live firms (F, P) still short of cash after raising ``raised`` (a ``Raised``)."""
+    res = np.empty(x.shape, np.bool_)
+    _short(x, raised.facility, raised.debt, raised.equity, raised.warrant, raised.stake_sale,
+           np.ascontiguousarray(out), wo, cash, alive, res)
+    return res
+
+
+def short_reference(x: F64, raised: Any, out: F64, wo: F64, cash: F64,
+                    alive: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The numpy twin of :func:`short`."""
+    x = x + raised.total
+    res: NDArray[np.bool_] = alive & (x < -(1e-9 * (out + wo + np.abs(cash)) + 1e-3))
+    return res
