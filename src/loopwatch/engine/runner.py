@@ -134,7 +134,6 @@ def simulate(
     dtype: str = "float64",
     events: bool = True,
     check: bool = True,
-    backend: str = "auto",
 ) -> SimulationResult:
     """Simulate ``book`` under ``scenario``, quarter by quarter, on many paths at once.
 
@@ -171,12 +170,6 @@ def simulate(
         Collect the events table (default True).
     check : bool, keyword-only
         Check every firm's balance sheet each quarter (default True).
-    backend : {"auto", "compiled", "numpy"}, keyword-only
-        ``"compiled"`` runs the quarter path by path in compiled code
-        (:mod:`loopwatch.engine.compiled`); ``"numpy"`` runs it vectorised
-        over paths (:mod:`loopwatch.engine.step`, the reference twin, and
-        the only one that logs events). ``"auto"`` (default): numpy.
-        Both give the same numbers.
 
     Returns
     -------
@@ -226,14 +219,6 @@ def simulate(
                                        f"not shape {np.shape(demand_multiplier)}")
     if not np.all(np.isfinite(dm)) or (dm < 0).any():
         raise bad("demand_multiplier", "must be finite and ≥ 0")
-    if backend not in ("auto", "compiled", "numpy"):
-        raise bad("backend", f"backend must be auto, compiled or numpy, not {backend!r}")
-    if backend == "compiled" and events:
-        raise bad("backend", "the compiled backend does not log events: pass events=False "
-                             "or backend='numpy'")
-    step_fn = step
-    if backend == "compiled":
-        from loopwatch.engine.compiled import step as step_fn
     names = _names(variables)
     store = np.dtype(dtype)
     if store not in (np.dtype("float64"), np.dtype("float32")):
@@ -257,7 +242,7 @@ def simulate(
         rec = Recorder(plan, P, per_quarter, store)
         log = EventLog(events)
         for t in range(plan.Q):
-            q = step_fn(plan, st, t, dr, log)
+            q = step(plan, st, t, dr, log)
             rec.record(t, st, q)
             if check:
                 st.ledger.check(plan.periods[t], plan.firm_ids)

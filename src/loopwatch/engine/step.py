@@ -203,7 +203,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     cc = plan.cc
     rerent_cc = _rerent_cc(plan, st, t) if len(cc) else np.zeros((0, P))
     rerent = np.zeros((F, P))
-    if rerent_cc.any():
+    if len(cc) and st.stranded.any():
+        # stranded capacity loses its contract value less what it re-rents for; the test is
+        # on the stranding, not on the re-rent (which is zero at a zero spot price or
+        # utilisation: the loss is then the whole value, and a path's numbers must not
+        # depend on whether another path in its chunk re-rents anything)
         cloud, buyer = plan.payee[cc], plan.payer[cc]
         base = st.stranded * plan.sched[cc, t][:, None] * alive[cloud]
         rerent = plan.incidence(np.arange(len(cc)), cloud) @ rerent_cc
