@@ -97,3 +97,37 @@ def test_a_supplier_does_not_fail_on_the_cost_of_revenue_it_never_got() -> None:
             counts.append(int((d["default_period"].values >= 0).sum()))
         assert counts == sorted(counts, reverse=True), (binding, counts)
         assert counts[0] == 1
+
+
+def test_a_milestone_tranche_the_investor_cannot_fund_lapses_instead_of_bankrupting_it() -> None:
+    # f2 (cash 1.0) owes f1 a 20.0 tranche once f1's annual end revenue reaches 12.0. With
+    # demand × 0.5 (revenue 5) the milestone is never met: no default. With demand × 2
+    # (revenue 20) it is met in 2025Q1 and the tranche falls due in 2025Q2: f2 funds what it
+    # can (1.0) and the rest lapses. Before, f2 defaulted: more demand, more defaults.
+    book = validate_deal_book({
+        "name": "milestone", "start": "2025Q1", "horizon": "2025Q4",
+        "firms": [
+            {"id": "f1", "name": "F1", "role": "model_developer", "valuation": 50,
+             "end_revenue": 10, "useful_life_years": 1, "debt_maturity_years": 1},
+            {"id": "f2", "name": "F2", "role": "investor", "cash": 1.0,
+             "useful_life_years": 1, "debt_maturity_years": 1},
+        ],
+        "contracts": [
+            {"id": "c0", "type": "equity_investment", "payer": "f2", "payee": "f1",
+             "amount": 20, "schedule": {"start": "2025Q1"},
+             "tranches": [{"amount": 20, "at": "2025Q1",
+                           "conditions": [{"metric": "end_revenue", "threshold": 12,
+                                           "firm": "f1"}]}]},
+        ],
+    })
+    sc = _quiet_scenario()
+    counts = []
+    for m in (0.5, 2.0):
+        r = simulate(book, sc, paths=1, demand_multiplier=m, variables=["cash"])
+        counts.append(int((r.data["default_period"].values >= 0).sum()))
+        if m == 2.0:
+            ev = r.events
+            lapsed = ev[ev.event == "tranche_lapsed"]["amount"].sum()
+            paid = ev[ev.event == "tranche_paid"]["amount"].sum()
+            assert abs(paid - 1.0) < 1e-9 and abs(lapsed - 19.0) < 1e-9, (paid, lapsed)
+    assert counts == [0, 0]

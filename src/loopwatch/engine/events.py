@@ -16,6 +16,7 @@ event                   firm            counterparty           amount
 ``loi_lapsed``          payer           payee                  the deal's value
 ``loan_called``         borrower        lender or ``world``    principal called after a lapse
 ``tranche_paid``        investor        investee               USD paid
+``tranche_lapsed``      investor        investee               milestone tranche it could not fund
 ``warrant_vested``      holder          issuer                 shares vested
 ``warrant_exercised``   holder          issuer                 USD realised (price − strike)
 ``contract_terminated`` payer           payee                  value left unpaid
@@ -35,6 +36,7 @@ EVENTS = (
     "default", "funding_facility", "funding_debt", "funding_equity", "funding_warrant",
     "funding_stake_sale", "loi_converted", "loi_lapsed", "loan_called", "tranche_paid",
     "warrant_vested", "warrant_exercised", "contract_terminated", "stake_written_off",
+    "tranche_lapsed",
 )
 _CODE = {e: i for i, e in enumerate(EVENTS)}
 

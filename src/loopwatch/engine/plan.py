@@ -332,6 +332,21 @@ class Plan:
         return out
 
     @cached_property
+    def item_milestone(self) -> B8:
+        """(n_items,) equity tranche items that fall due on a milestone (some condition).
+
+        Decision: an investor short of cash funds a milestone tranche only as far as it
+        can; the rest lapses (the investee does not get it). A tranche that the investee's
+        success triggers cannot then bankrupt the investor, so more end demand never
+        makes more defaults through it; a tranche on a fixed date stays binding.
+        """
+        cond = np.asarray(self.item_cond, float)
+        n = len(self.item_amount)
+        out: B8 = (cond.reshape(len(self.cond_metric), n) != 0).any(axis=0) if cond.size \
+            else np.zeros(n, bool)
+        return out
+
+    @cached_property
     def capex_out(self) -> Sum:
         """Edges → payer firm, purchases of compute assets only."""
         return Sum(np.where(self.capex_edges, self.edges.payer, -1), self.F)

@@ -286,17 +286,35 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
 
     # 3b. take-or-pay flex, then backstop calls
     out = E.out_inc[:, :F].rows(nz0) @ Az
-    if len(cc) and (plan.cc_take_or_pay < 1).any():
+    # a buyer short of cash cuts the flexible part of its commitments (above take-or-pay)
+    # and the milestone tranches of its equity investments (which lapse), pro rata
+    flex_cc = len(cc) > 0 and bool((plan.cc_take_or_pay < 1).any())
+    flex_it = len(plan.eq) > 0 and bool(plan.item_milestone.any())
+    items_cut = np.zeros((len(plan.item_amount), P))
+    if flex_cc or flex_it:
         x = led[Account.cash] + inn - out - (opex + w_int + w_prin)
         gap = np.maximum(plan.min_cash[:, None] - x, 0.0) * alive
-        flexible = A[g["cc"]] * (1.0 - plan.cc_take_or_pay)[:, None]
-        buyers = plan.incidence(np.arange(len(cc)), plan.payer[cc])
-        flex_f = buyers @ flexible
+        flex_f = np.zeros((F, P))
+        if flex_cc:
+            flexible = A[g["cc"]] * (1.0 - plan.cc_take_or_pay)[:, None]
+            buyers = plan.incidence(np.arange(len(cc)), plan.payer[cc])
+            flex_f = buyers @ flexible
+        if flex_it:
+            it = np.arange(len(plan.item_amount))
+            investors = plan.incidence(it, plan.payer[plan.item_contract])
+            flex_items = (items_due & plan.item_milestone[:, None]) * plan.item_amount[:, None]
+            flex_f = flex_f + investors @ flex_items
         cut = np.divide(np.minimum(gap, flex_f), flex_f, out=np.zeros_like(gap), where=flex_f > 0)
-        less = flexible * cut[plan.payer[cc]]
-        A[g["cc"]] -= less
-        out = out - buyers @ less
-        inn = inn - plan.incidence(np.arange(len(cc)), plan.payee[cc]) @ less
+        if flex_cc:
+            less = flexible * cut[plan.payer[cc]]
+            A[g["cc"]] -= less
+            out = out - buyers @ less
+            inn = inn - plan.incidence(np.arange(len(cc)), plan.payee[cc]) @ less
+        if flex_it:
+            items_cut = flex_items * cut[plan.payer[plan.item_contract]]
+            A[g["eq"]] -= plan.item_to_eq @ items_cut
+            out = out - investors @ items_cut
+            inn = inn - plan.incidence(it, plan.payee[plan.item_contract]) @ items_cut
     if len(plan.bk):
         calls = _backstop_calls(plan, st, t, A, rerent_cc)
         A[g["bk"]] = calls
@@ -368,9 +386,13 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     if len(plan.eq):
         if ev.enabled:
             paid_items = items_due & ~Dnew[plan.payer[plan.item_contract]]
-            ev.add(t, "tranche_paid", paid_items * plan.item_amount[:, None],
+            ev.add(t, "tranche_paid", np.where(paid_items, plan.item_amount[:, None] - items_cut,
+                                               0.0),
                    firm=plan.payer[plan.item_contract],
                    counterparty=plan.payee[plan.item_contract], mask=paid_items)
+            lapsed = paid_items & (items_cut > 0)
+            ev.add(t, "tranche_lapsed", items_cut * lapsed, firm=plan.payer[plan.item_contract],
+                   counterparty=plan.payee[plan.item_contract], mask=lapsed)
         st.item_paid |= items_due
     if ev.enabled:
         for name in SOURCES:
