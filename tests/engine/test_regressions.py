@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from loopwatch.engine import simulate
 from loopwatch.io import validate_deal_book, validate_scenario
+
+
+def _quiet_scenario(*, advance_loi: float = 0.0, issuance_appetite: float = 0.0,
+                    deterministic: bool = True) -> Any:
+    """No growth, no shocks, no credit but what is asked for: every flow is worked by hand."""
+    return validate_scenario({
+        "name": "quiet", "deterministic": deterministic,
+        "demand": {"default": {"growth": 0, "growth_decay": 0, "long_run_growth": 0,
+                               "persistence": 0, "volatility": 0, "correlation": 0}},
+        "credit": {"base_rate": 0, "spread": 0, "advance_compute": 0, "advance_receivables": 0,
+                   "advance_loi": advance_loi, "stress_response": 0, "refinance_share": 0,
+                   "max_debt_to_revenue": 1, "recovery_assets": 0, "recovery_receivables": 0},
+        "equity": {"sentiment_default": 0, "issuance_appetite": issuance_appetite,
+                   "stake_haircut": 0, "price_volatility": 0},
+        "rerent": {"spot_price": 0, "utilisation": 0},
+    })
 
 
 def test_called_loi_credit_and_the_world_ladder_do_not_repay_one_dollar_twice() -> None:
@@ -32,23 +50,13 @@ def test_called_loi_credit_and_the_world_ladder_do_not_repay_one_dollar_twice() 
              "capacity_gw": 0, "useful_life_years": 1},
         ],
     })
-    scenario = validate_scenario({
-        "name": "lapse",
-        "demand": {"default": {"growth": 0, "growth_decay": 0, "long_run_growth": 0,
-                               "persistence": 0, "volatility": 0, "correlation": 0}},
-        "credit": {"base_rate": 0, "spread": 0, "advance_compute": 0, "advance_receivables": 0,
-                   "advance_loi": 0.25, "stress_response": 0, "refinance_share": 0,
-                   "max_debt_to_revenue": 1, "recovery_assets": 0, "recovery_receivables": 0},
-        "equity": {"sentiment_default": 0, "issuance_appetite": 0.0625, "stake_haircut": 0,
-                   "price_volatility": 0},
-        "rerent": {"spot_price": 0, "utilisation": 0},
-    })
+    scenario = _quiet_scenario(advance_loi=0.25, issuance_appetite=0.0625, deterministic=False)
     d = simulate(book, scenario, paths=3, seed=11, variables="all").data
     assert (d["debt"].values >= -1e-12).all()
     np.testing.assert_allclose(d["debt"].values, d["world_debt"].values, atol=1e-12)
 
 
-def _supplier_book(*, binding: bool, take_or_pay: float) -> object:
+def _supplier_book(*, binding: bool, take_or_pay: float) -> Any:
     # f0 (debt 1 due within the year, end revenue 1/yr) buys 1.0 of compute from f1 in
     # 2025Q2; f1 has no cash and a variable cost of ``opex_ratio`` × revenue
     return validate_deal_book({
@@ -69,18 +77,7 @@ def _supplier_book(*, binding: bool, take_or_pay: float) -> object:
     })
 
 
-def _quiet_scenario() -> object:
-    return validate_scenario({
-        "name": "quiet", "deterministic": True,
-        "demand": {"default": {"growth": 0, "growth_decay": 0, "long_run_growth": 0,
-                               "persistence": 0, "volatility": 0, "correlation": 0}},
-        "credit": {"base_rate": 0, "spread": 0, "advance_compute": 0, "advance_receivables": 0,
-                   "advance_loi": 0, "stress_response": 0, "refinance_share": 0,
-                   "max_debt_to_revenue": 1, "recovery_assets": 0, "recovery_receivables": 0},
-        "equity": {"sentiment_default": 0, "issuance_appetite": 0, "stake_haircut": 0,
-                   "price_volatility": 0},
-        "rerent": {"spot_price": 0, "utilisation": 0},
-    })
+
 
 
 def test_a_supplier_does_not_fail_on_the_cost_of_revenue_it_never_got() -> None:
