@@ -20,7 +20,9 @@ Order within quarter ``t``:
    build-out capex, equity tranches whose milestones were met, loan draws,
    interest and principal (world debt rolls over ``refinance_share`` scaled
    down by stress), backstop calls on unused capacity. A buyer short of
-   cash first uses only the take-or-pay share of its commitments;
+   cash first uses only the take-or-pay share of its commitments and funds
+   its milestone equity tranches only as far as it can (the rest lapses;
+   see ``Plan.item_milestone``);
 4. the **funding waterfall** (:mod:`loopwatch.engine.funding`);
 5. **default resolution** with cascades (:mod:`loopwatch.engine.resolution`),
    then every payment is posted at its clearing ratio;
