@@ -336,46 +336,39 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     raised.add(got)
     short = short_after(x, got, out, wo, led[Account.cash], alive)
 
-    # 5. clearing and cascades, on a sub-state holding only the paths where a firm is short
+    # 5. clearing and cascades, on the paths where a firm is short (``resolve`` reads and
+    # writes only those columns; a firm pushed short in a cascade goes through the waterfall
+    # on the whole state, with no need elsewhere)
     cols = np.flatnonzero(short.any(axis=0))
     Dnew = np.zeros((F, P), bool)
     if len(cols):
         alive_start = alive.copy()  # resolution updates ``st.alive`` in place
-        sub = st.take(cols)
-        cl = Claims(A=A[:, cols], opex=opex_out[:, cols], w_int=w_int[:, cols],
-                    w_prin=w_prin[:, cols], w_accel=np.zeros((F, len(cols))),
-                    prin_sched=prin_sched[:, cols])
-        raised_s = Raised.zeros(F, len(cols))
-        r, D, rounds = resolve(plan, sub, t, cl, short[:, cols], mkt.take(cols), raised_s)
-        st.put(cols, sub)
-        raised.put(cols, raised_s)
-        Dnew[:, cols] = D
-        A[:, cols] = cl.A
+        cl = Claims(A=A, opex=opex_out, w_int=w_int, w_prin=w_prin, w_accel=np.zeros((F, P)),
+                    prin_sched=prin_sched)
+        r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised)  # updates ``A`` in place
+        rc = r[:, cols]
+        nz = _nonzero_rows(A)
         paid = A.copy()
-        paid[:, cols] = cl.A * r[E.payer]
-        rf = np.ones((F, P))
-        rf[:, cols] = r[:F]
-        w_accel = np.zeros((F, P))
-        w_accel[:, cols] = cl.w_accel
-        nz = _nonzero_rows(paid)
-        _post_edges(plan, st, t, paid, nz,
-                    np.concatenate([Dnew, np.zeros((1, P), bool)])[E.payer])
+        paid[nz[:, None], cols] = A[nz][:, cols] * rc[E.payer[nz]]
+        rf = r[:F]
+        _post_edges(plan, st, t, paid, nz, Dnew)
         opex = opex_out * rf + ratio * (plan.commercial_in.rows(nz) @ paid[nz]) * alive_start
-        _pay_world(st, opex, w_int * rf, (w_prin + w_accel) * rf)
+        _pay_world(st, opex, w_int * rf, (w_prin + cl.w_accel) * rf)
+        D = Dnew[:, cols]
         if D.any():
             # losses and liquidation only on the paths where somebody defaulted: on the
             # others (short, but rescued in the cascade) r = 1 and D is empty, so every
             # loss, write-off and posting there is zero
-            dc = np.flatnonzero(D.any(axis=0))
-            cd = cols[dc]
+            cd = cols[np.flatnonzero(D.any(axis=0))]
             sub = st.take(cd)
             evs = ev.on(cd)
-            A_d, r_d, D_d, world_d = cl.A[:, dc], r[:, dc], D[:, dc], cl.world[:, dc]
+            A_d, r_d, D_d = A[:, cd], r[:, cd], Dnew[:, cd]
+            world_d = cl.opex[:, cd] + cl.w_int[:, cd] + cl.w_prin[:, cd] + cl.w_accel[:, cd]
             edge_losses(plan, sub, A_d, r_d)
             add_losses(sub, world_d * (1.0 - r_d[:F]), np.full(F, F, np.int64), np.arange(F),
                        np.zeros(F, np.int64))
             evs.add(t, "default", (E.out_inc[:, :F] @ A_d + world_d) * D_d, firm=np.arange(F),
-                    mask=D_d, round_=rounds[:, dc])
+                    mask=D_d, round_=rounds[:, cd])
             settle_defaults(plan, sub, t, D_d, r_d,
                             E.in_inc[:, :F] @ (paid[:, cd] * plan.edge_keep[:, None]), evs)
             st.put(cd, sub)
@@ -494,10 +487,11 @@ def _nonzero_rows(a: F64) -> NDArray[np.int64]:
 
 
 def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
-                payer_default: B8 | None) -> None:
+                defaulted: B8 | None) -> None:
     """Post the quarter's payments with each side's other account, then update the registers.
 
-    ``nz`` holds the rows of ``paid`` (E, P) that may be nonzero (a superset is fine).
+    ``nz`` holds the rows of ``paid`` (E, P) that may be nonzero (a superset is fine);
+    ``defaulted`` (F, P) the firms that defaulted this quarter (``None``: nobody).
 
     A defaulter's payments for chips and build-out are claims for goods it
     will not get: its side of those entries is an expense, not an asset.
@@ -511,22 +505,31 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
     led.transfer_legs(pz, E.out_inc.rows(nz), E.in_inc.rows(nz),
                       {a: m.rows(nz) for a, m in payer_legs.items()},
                       {a: m.rows(nz) for a, m in payee_legs.items()})
-    bought = paid
-    if payer_default is not None:
-        claims = paid * (payer_default & plan.capex_edges[:, None])
+    bz = pz  # what was paid for goods delivered, on the rows ``nz``
+    if defaulted is not None:
+        k = np.flatnonzero(plan.capex_edges[nz])  # positions in ``nz`` of purchases
+        by = E.payer[nz[k]]
+        firm = by < F
+        claims = np.zeros((len(k), st.P))
+        claims[firm] = pz[k[firm]] * defaulted[by[firm]]
         if claims.any():
-            moved = plan.capex_out @ claims
+            moved = plan.capex_out.rows(nz[k]) @ claims
             led.post(moved, Account.equity, Account.compute)
-            bought = paid - claims
+            bz = pz.copy()
+            bz[k] -= claims
     cc = plan.cc
     if len(cc):
         st.cum_paid[cc] += paid[g["cc"]]
-        spent = plan.capex_only_out.rows(nz) @ bought[nz]
+        spent = plan.capex_only_out.rows(nz) @ bz
         if spent.any():
             add_vintage(st, t, spent, plan.life0_q)
     if len(plan.cp):
         st.cum_paid[plan.cp] += paid[g["cp"]]
-        cp = bought[g["cp"]]
+        cp_rows = np.arange(g["cp"].start, g["cp"].stop)
+        at = np.searchsorted(nz, cp_rows)
+        there = (at < len(nz)) & (nz[np.minimum(at, len(nz) - 1)] == cp_rows)
+        cp = np.zeros((len(cp_rows), st.P))
+        cp[there] = bz[at[there]]
         for life, sel in plan.cp_life_groups:
             amount = plan.incidence(plan.cp[sel], plan.payer) @ cp[sel]
             if amount.any():
