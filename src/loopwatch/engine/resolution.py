@@ -108,45 +108,57 @@ def clear(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
     ([0.6, 1.0, 1.0], [0.0, 6.0, 10.0])
     """
     F, S = estate.shape
-    inside = (payer < F) & (payee < F)
-    pairs = cached_sum(np.where(inside, payee * F + payer, -1), F * F)
-    M = np.ascontiguousarray((pairs @ A).T).reshape(S, F, F)  # M[s, i, j]: j owes i
-    e, c, dflt = estate.T, claims.T, default.T
-    r = np.ones((S, F))
-    inflow = M.sum(axis=2)
+    # the edges between firms that carry anything on these paths (the others add exact zeros)
+    k = np.flatnonzero((payer < F) & (payee < F) & A.any(axis=1))
+    Ak, pk, qk = np.ascontiguousarray(A[k]), payer[k], payee[k]
+    to_payee = cached_sum(qk, F)
+    e, c, dflt = estate, claims, default
+    r = np.ones((F, S))
+    inflow = to_payee @ Ak
     short = 1.0 - 1e-12  # a firm exactly at its claims (to rounding) is solvent
     D = dflt & (e + inflow < c * short)
+    M: F64 | None = None  # the dense (S, F, F) network, built only for β = 1 (closed rings)
+    every = np.arange(S)
     for _ in range(F + 1):
         if not D.any():
             break
         # the system couples only the defaulters: solve it on them alone (padded to the
         # largest set among the paths), not on all F firms
-        d = int(D.sum(axis=1).max())
-        idx = np.argsort(~D, axis=1, kind="stable")[:, :d]  # (S, d): defaulters first
-        ok = np.take_along_axis(D, idx, 1)
-        both = ok[:, :, None] & ok[:, None, :]
-        Mdd = M[np.arange(S)[:, None, None], idx[:, :, None], idx[:, None, :]] * both
-        from_payers = (M * ~D[:, None, :]).sum(axis=2)  # what firms paying in full send
+        d = int(D.sum(axis=0).max())
+        idx = np.argsort(~D, axis=0, kind="stable")[:d]  # (d, S): defaulters first
+        ok = np.take_along_axis(D, idx, 0)
+        at = np.full((F, S), -1, np.int64)  # each defaulter's place in its path's system
+        at[idx[ok], np.broadcast_to(every, idx.shape)[ok]] = np.broadcast_to(
+            np.arange(d)[:, None], idx.shape)[ok]
+        i_at, j_at = at[qk], at[pk]  # (n, S): payee's and payer's places (-1: pays in full)
+        ei, si = np.nonzero((i_at >= 0) & (j_at >= 0))
+        Mdd = np.zeros((S, d, d))  # Mdd[s, a, b]: what defaulter b owes defaulter a
+        np.add.at(Mdd, (si, i_at[ei, si], j_at[ei, si]), Ak[ei, si])
+        from_payers = to_payee @ (Ak * ~D[pk])  # what firms paying in full send
+        okT = ok.T
         eye = np.eye(d)
-        mat = np.where(ok[:, :, None],
-                       np.take_along_axis(c, idx, 1)[:, :, None] * eye - beta * Mdd, eye)
-        rhs = np.where(ok, np.take_along_axis(e + beta * from_payers, idx, 1), 1.0)
+        mat = np.where(okT[:, :, None],
+                       np.take_along_axis(c, idx, 0).T[:, :, None] * eye - beta * Mdd, eye)
+        rhs = np.where(okT, np.take_along_axis(e + beta * from_payers, idx, 0).T, 1.0)
         x = np.clip(_solve(mat, rhs), 0.0, 1.0)
-        r = np.ones((S, F))
-        rows = np.broadcast_to(np.arange(S)[:, None], idx.shape)
-        r[rows[ok], idx[ok]] = x[ok]
-        ring = _closed_ring(M, c, D) if beta >= 1.0 else np.zeros(S, bool)
-        if ring.any():  # singular: the greatest solution is the limit from above
-            r[ring] = np.where(D[ring], np.clip(
-                _picard(M[ring], e[ring], c[ring], D[ring], beta), 0.0, 1.0), 1.0)
-        inflow = (M * r[:, None, :]).sum(axis=2)
+        r = np.ones((F, S))
+        r[idx[ok], np.broadcast_to(every, idx.shape)[ok]] = x.T[ok]
+        if beta >= 1.0:
+            if M is None:
+                pairs = cached_sum(qk * F + pk, F * F)
+                M = np.ascontiguousarray((pairs @ Ak).T).reshape(S, F, F)  # M[s, i, j]: j owes i
+            ring = _closed_ring(M, c.T, D.T)
+            if ring.any():  # singular: the greatest solution is the limit from above
+                r[:, ring] = np.where(D[:, ring], np.clip(
+                    _picard(M[ring], e.T[ring], c.T[ring], D.T[ring], beta), 0.0, 1.0).T, 1.0)
+        inflow = to_payee @ (Ak * r[pk])
         grown = D | (dflt & (e + inflow < c * short))
         if np.array_equal(grown, D):
             break
         D = grown
     out = np.ones((F + 1, S))
-    out[:F] = r.T
-    return out, np.ascontiguousarray(inflow.T)
+    out[:F] = r
+    return out, inflow
 
 
 def _closed_ring(M: F64, c: F64, D: B8) -> B8:
