@@ -34,6 +34,7 @@ Order within quarter ``t``:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -74,25 +75,59 @@ B8 = NDArray[np.bool_]
 class Quarter:
     """Flows of one quarter, for recording (USD, (F, P) unless stated).
 
-    Per-contract flows (C, P) are computed only when asked for (``None`` otherwise).
+    Flows only the record reads (capex, interest and principal due, commitments
+    due, payments into the network) are totalled when first read, from the
+    quarter's edge arrays: a run that records few variables does not pay for
+    the others. Per-contract flows (C, P) are computed only when asked for.
     """
 
+    plan: Plan
     revenue_end: F64
     revenue_loop: F64
     revenue_non_loop: F64
     revenue_rerent: F64
     opex: F64
-    capex: F64
     depreciation: F64
-    interest_due: F64
-    principal_due: F64
-    commitments_due: F64
-    paid_out_loop: F64
     raised: Raised
     world_cash_change: F64  # (P,)
     cash_change: F64
     A: F64  # (E, P) due on each edge
     paid: F64  # (E, P)
+    nz: NDArray[np.int64]  # rows of ``A`` and ``paid`` that may be nonzero
+    prin_sched: F64  # (n_ln, P) scheduled loan principal
+    w_int: F64  # interest on world debt
+    w_prin: F64  # world debt principal due
+
+    @cached_property
+    def capex(self) -> F64:
+        return self.plan.capex_out.rows(self.nz) @ self.paid[self.nz]
+
+    @cached_property
+    def commitments_due(self) -> F64:
+        return self.plan.committed_out.rows(self.nz) @ self.A[self.nz]
+
+    @cached_property
+    def paid_out_loop(self) -> F64:
+        return self.plan.to_firm_out.rows(self.nz) @ self.paid[self.nz]
+
+    @cached_property
+    def interest_due(self) -> F64:
+        plan = self.plan
+        if not len(plan.ln):
+            return self.w_int
+        g = plan.edges.groups
+        b_inc = plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
+        out: F64 = b_inc @ (self.A[g["interest"]] + self.A[g["interest_twin"]]) + self.w_int
+        return out
+
+    @cached_property
+    def principal_due(self) -> F64:
+        plan = self.plan
+        if not len(plan.ln):
+            return self.w_prin
+        b_inc = plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
+        out: F64 = b_inc @ self.prin_sched + self.w_prin
+        return out
 
     def contract_flows(self, plan: Plan, which: str) -> F64:
         """Per-contract ``due``/``paid`` (payer → payee) or ``due_reverse``/``paid_reverse`` (C, P)."""
@@ -416,22 +451,14 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         st.wt_left = np.where(ends, 0.0, st.wt_left)
         st.wt_val = np.where(ends, 0.0, st.wt_val)
 
-    # 8. flows for the record
-    if len(plan.ln):
-        b_inc = plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln])
-        interest_due = b_inc @ (A[g["interest"]] + A[g["interest_twin"]])
-        prin_due = b_inc @ prin_sched
-    else:
-        interest_due = prin_due = np.zeros((F, P))
+    # 8. flows for the record (the record-only totals are lazy: see ``Quarter``)
     return Quarter(
-        revenue_end=end, revenue_loop=got_loop, revenue_non_loop=non_loop + rerent,
-        revenue_rerent=rerent, opex=opex, capex=plan.capex_out.rows(nz) @ pz, depreciation=dep,
-        interest_due=interest_due + w_int, principal_due=prin_due + w_prin,
-        commitments_due=(plan.committed_out.rows(nz) @ pz if paid is A
-                         else plan.committed_out @ A),
-        paid_out_loop=plan.to_firm_out.rows(nz) @ pz, raised=raised,
+        plan=plan, revenue_end=end, revenue_loop=got_loop, revenue_non_loop=non_loop + rerent,
+        revenue_rerent=rerent, opex=opex, depreciation=dep, raised=raised,
         world_cash_change=led.world_cash - world_start,
         cash_change=led[Account.cash] - cash_start, A=A, paid=paid,
+        nz=nz, prin_sched=prin_sched, w_int=w_int,
+        w_prin=w_prin,
     )
 
 
