@@ -308,7 +308,9 @@ def test_the_documented_mapping_matches_the_book(book: DealBook) -> None:
     text = DOC.read_text(encoding="utf-8")
     rows = re.findall(r"^\| (D\d\d) \|[^|]*\|(.*)\|$", text, flags=re.M)
     assert [d for d, _ in rows] == [f"D{i:02d}" for i in range(1, 49)]
-    named = {cid for _, cell in rows for cid in re.findall(r"`([a-z0-9][a-z0-9_\-]*)`", cell)}
+    extra = re.findall(r"^\| (S\d\d) \|[^|]*\|(.*)\|$", text, flags=re.M)
+    named = {cid for _, cell in [*rows, *extra]
+             for cid in re.findall(r"`([a-z0-9][a-z0-9_\-]*)`", cell)}
     contract_ids = {c.id for c in book.contracts}
     assert named <= contract_ids, sorted(named - contract_ids)
     assert contract_ids <= named, sorted(contract_ids - named)
