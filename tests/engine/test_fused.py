@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from tests.strategies import deal_books, scenarios
 
 from loopwatch import load_deal_book, load_scenario
-from loopwatch.engine import funding, incidence, resolution, simulate, valuation
+from loopwatch.engine import _kernels, funding, incidence, resolution, simulate, valuation
 from loopwatch.engine import step as step_module
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import Market, Raised
@@ -452,7 +452,13 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (Ledger, "from_world", Ledger.from_world_reference),
             (Ledger, "to_world", Ledger.to_world_reference),
             (State, "take", State.take_reference), (State, "put", State.put_reference),
-            (incidence, "_spmm", incidence.spmm_reference)):
+            (incidence, "_spmm", incidence.spmm_reference),
+            (step_module, "market", _kernels.market_reference),
+            (step_module, "position", _kernels.position_reference),
+            (step_module, "world_debt_due", _kernels.world_debt_due_reference),
+            (step_module, "opex_kernel", _kernels.opex_reference),
+            (step_module, "short_after", _kernels.short_reference),
+            (step_module, "flex_kernel", _kernels.flex_reference)):
         monkeypatch.setattr(mod, name, twin)
 
 

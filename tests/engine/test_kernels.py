@@ -73,3 +73,29 @@ def test_a_short_firm_is_found_and_a_dead_one_is_not() -> None:
     alive = np.array([[True], [False]])
     got = K.short(x, raised, 0 * one, 3 * one, one, alive)
     assert got.tolist() == [[True], [False]]
+
+
+@SMALL
+@given(st.integers(1, 6), st.integers(1, 9), st.integers(0, 5), st.integers(0, 5),
+       st.integers(0, 2**32 - 1))
+def test_flex_equals_its_twin(F: int, P: int, n_cc: int, n_it: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    alive = rng.random((F, P)) < 0.8
+    cash = _money(rng, (F, P))
+    inn, out, opex, w_int, w_prin = (np.abs(_money(rng, (F, P))) for _ in range(5))
+    min_cash = np.abs(_money(rng, (F,)))
+    a_cc = np.abs(_money(rng, (n_cc, P)))
+    top = np.where(rng.random(n_cc) < 0.3, 1.0, rng.random(n_cc))
+    # payers and payees are firms or, for some, the world (index F): never totalled
+    cc_payer, cc_payee = rng.integers(0, F + 1, n_cc), rng.integers(0, F + 1, n_cc)
+    items_due = rng.random((n_it, P)) < 0.6
+    milestone = rng.random(n_it) < 0.6
+    amount = np.abs(_money(rng, (n_it,)))
+    it_payer, it_payee = rng.integers(0, F + 1, n_it), rng.integers(0, F + 1, n_it)
+    args = (cash, inn, out, opex, w_int, w_prin, min_cash, alive, a_cc, top, cc_payer, cc_payee,
+            items_due, milestone, amount, it_payer, it_payee)
+    got, ref = K.flex(*args), K.flex_reference(*args)
+    _same(got, ref)
+    less, items_cut, _, _ = got
+    assert (less >= 0).all() and (less <= a_cc * (1.0 - top)[:, None] + 0.0).all()
+    assert (items_cut >= 0).all()

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-__all__ = ["market", "market_reference", "opex", "opex_reference", "position",
+__all__ = ["flex", "flex_reference", "market", "market_reference", "opex", "opex_reference", "position",
            "position_reference", "short", "short_reference", "world_debt_due",
            "world_debt_due_reference"]
 
@@ -233,3 +233,121 @@ def short_reference(x: F64, raised: Any, out: F64, wo: F64, cash: F64,
     x = x + raised.total
     res: NDArray[np.bool_] = alive & (x < -(1e-9 * (out + wo + np.abs(cash)) + 1e-3))
     return res
+
+
+@_jit
+def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min_cash: Any,
+          alive: Any, a_cc: Any, top: Any, cc_payer: Any, cc_payee: Any, items_due: Any,
+          milestone: Any, amount: Any, it_payer: Any, it_payee: Any, less: Any, items_cut: Any,
+          inn_new: Any, out_new: Any) -> None:  # pragma: no cover
+    F, P = cash.shape
+    n_cc, n_it = a_cc.shape[0], items_due.shape[0]
+    gap = np.empty((F, P))
+    f_cc = np.zeros((F, P))
+    f_it = np.zeros((F, P))
+    for f in range(F):
+        mc = min_cash[f]
+        for p in range(P):
+            x = cash[f, p] + inn[f, p] - out[f, p] - (opex[f, p] + w_int[f, p] + w_prin[f, p])
+            gap[f, p] = max(mc - x, 0.0) * (1.0 if alive[f, p] else 0.0)
+    flexible = np.empty((n_cc, P))
+    for k in range(n_cc):
+        share, b = 1.0 - top[k], cc_payer[k]
+        for p in range(P):
+            v = a_cc[k, p] * share
+            flexible[k, p] = v
+            if 0 <= b < F:
+                f_cc[b, p] += v
+    flex_items = np.empty((n_it, P))
+    for i in range(n_it):
+        b = it_payer[i]
+        for p in range(P):
+            v = amount[i] * (1.0 if (items_due[i, p] and milestone[i]) else 0.0)
+            flex_items[i, p] = v
+            if 0 <= b < F:
+                f_it[b, p] += v
+    cut = gap  # reuse: the share cut of each firm's flexible payments
+    for f in range(F):
+        for p in range(P):
+            ff = f_cc[f, p] + f_it[f, p]
+            cut[f, p] = min(gap[f, p], ff) / ff if ff > 0 else 0.0
+    o_cc, i_cc = np.zeros((F, P)), np.zeros((F, P))
+    for k in range(n_cc):
+        b, s = cc_payer[k], cc_payee[k]
+        for p in range(P):
+            v = flexible[k, p] * (cut[b, p] if 0 <= b < F else 0.0)
+            less[k, p] = v
+            if 0 <= b < F:
+                o_cc[b, p] += v
+            if 0 <= s < F:
+                i_cc[s, p] += v
+    o_it, i_it = np.zeros((F, P)), np.zeros((F, P))
+    for i in range(n_it):
+        b, s = it_payer[i], it_payee[i]
+        for p in range(P):
+            v = flex_items[i, p] * (cut[b, p] if 0 <= b < F else 0.0)
+            items_cut[i, p] = v
+            if 0 <= b < F:
+                o_it[b, p] += v
+            if 0 <= s < F:
+                i_it[s, p] += v
+    for f in range(F):
+        for p in range(P):
+            out_new[f, p] = (out[f, p] - o_cc[f, p]) - o_it[f, p]
+            inn_new[f, p] = (inn[f, p] - i_cc[f, p]) - i_it[f, p]
+
+
+def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_cash: F64,
+         alive: NDArray[np.bool_], a_cc: F64, top: F64, cc_payer: NDArray[np.int64],
+         cc_payee: NDArray[np.int64], items_due: NDArray[np.bool_],
+         milestone: NDArray[np.bool_], amount: F64, it_payer: NDArray[np.int64],
+         it_payee: NDArray[np.int64]) -> tuple[F64, F64, F64, F64]:
+    """The take-or-pay and milestone flex of buyers short of cash, pro rata.
+
+    A live firm whose cash after the quarter's flows falls below ``min_cash``
+    (F,) cuts the flexible part of its compute commitments (``a_cc`` (n_cc, P)
+    due, ``1 − top`` flexible) and its milestone equity tranches due
+    (``items_due`` & ``milestone``, ``amount`` each) by the same share, at most
+    all of them. Returns what is cut from each commitment (n_cc, P) and tranche
+    (n_items, P), and the firms' payments out and receipts in after the cut
+    (F, P). Payers and payees outside ``[0, F)`` (the world) are not totalled.
+    """
+    F, P = cash.shape
+    c = np.ascontiguousarray
+    less = np.empty((len(top), P))
+    items_cut = np.empty((len(amount), P))
+    inn_new, out_new = np.empty((F, P)), np.empty((F, P))
+    _flex(cash, c(inn), c(out), c(opex), c(w_int), c(w_prin), c(min_cash, np.float64), alive,
+          c(a_cc, np.float64), c(top, np.float64), c(cc_payer, np.int64), c(cc_payee, np.int64),
+          c(items_due, np.bool_), c(milestone, np.bool_), c(amount, np.float64),
+          c(it_payer, np.int64), c(it_payee, np.int64), less, items_cut, inn_new, out_new)
+    return less, items_cut, inn_new, out_new
+
+
+def _total(target: NDArray[np.int64], X: F64, F: int) -> F64:
+    """Rows of ``X`` added into ``target`` (targets outside ``[0, F)`` dropped), in row order."""
+    from loopwatch.engine.incidence import Sum
+
+    return Sum(np.asarray(target, np.int64), F) @ X
+
+
+def flex_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64,
+                   min_cash: F64, alive: NDArray[np.bool_], a_cc: F64, top: F64,
+                   cc_payer: NDArray[np.int64], cc_payee: NDArray[np.int64],
+                   items_due: NDArray[np.bool_], milestone: NDArray[np.bool_], amount: F64,
+                   it_payer: NDArray[np.int64],
+                   it_payee: NDArray[np.int64]) -> tuple[F64, F64, F64, F64]:
+    """The numpy twin of :func:`flex`."""
+    F = cash.shape[0]
+    x = cash + inn - out - (opex + w_int + w_prin)
+    gap = np.maximum(min_cash[:, None] - x, 0.0) * alive
+    flexible = a_cc * (1.0 - top)[:, None]
+    flex_items = (items_due & milestone[:, None]) * amount[:, None]
+    flex_f = _total(cc_payer, flexible, F) + _total(it_payer, flex_items, F)
+    cut = np.divide(np.minimum(gap, flex_f), flex_f, out=np.zeros_like(gap), where=flex_f > 0)
+    cut_w = np.concatenate([cut, np.zeros((1, cut.shape[1]))])  # the world cuts nothing
+    less = flexible * cut_w[np.where((cc_payer >= 0) & (cc_payer < F), cc_payer, F)]
+    items_cut = flex_items * cut_w[np.where((it_payer >= 0) & (it_payer < F), it_payer, F)]
+    out = out - _total(cc_payer, less, F) - _total(it_payer, items_cut, F)
+    inn = inn - _total(cc_payee, less, F) - _total(it_payee, items_cut, F)
+    return less, items_cut, inn, out

@@ -39,6 +39,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine._kernels import flex as flex_kernel
 from loopwatch.engine._kernels import market, position, world_debt_due
 from loopwatch.engine._kernels import opex as opex_kernel
 from loopwatch.engine._kernels import short as short_after
@@ -329,29 +330,15 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     flex_it = len(plan.eq) > 0 and bool(plan.item_milestone.any())
     items_cut = np.zeros((len(plan.item_amount), P))
     if flex_cc or flex_it:
-        x = led[Account.cash] + inn - out - (opex + w_int + w_prin)
-        gap = np.maximum(plan.min_cash[:, None] - x, 0.0) * alive
-        flex_f = np.zeros((F, P))
+        ic = plan.item_contract
+        less, items_cut, inn, out = flex_kernel(
+            led[Account.cash], inn, out, opex, w_int, w_prin, plan.min_cash, alive,
+            A[g["cc"]], plan.cc_take_or_pay, plan.payer[cc], plan.payee[cc], items_due,
+            plan.item_milestone, plan.item_amount, plan.payer[ic], plan.payee[ic])
         if flex_cc:
-            flexible = A[g["cc"]] * (1.0 - plan.cc_take_or_pay)[:, None]
-            buyers = plan.incidence(np.arange(len(cc)), plan.payer[cc])
-            flex_f = buyers @ flexible
-        if flex_it:
-            it = np.arange(len(plan.item_amount))
-            investors = plan.incidence(it, plan.payer[plan.item_contract])
-            flex_items = (items_due & plan.item_milestone[:, None]) * plan.item_amount[:, None]
-            flex_f = flex_f + investors @ flex_items
-        cut = np.divide(np.minimum(gap, flex_f), flex_f, out=np.zeros_like(gap), where=flex_f > 0)
-        if flex_cc:
-            less = flexible * cut[plan.payer[cc]]
             A[g["cc"]] -= less
-            out = out - buyers @ less
-            inn = inn - plan.incidence(np.arange(len(cc)), plan.payee[cc]) @ less
         if flex_it:
-            items_cut = flex_items * cut[plan.payer[plan.item_contract]]
             A[g["eq"]] -= plan.item_to_eq @ items_cut
-            out = out - investors @ items_cut
-            inn = inn - plan.incidence(it, plan.payee[plan.item_contract]) @ items_cut
     if len(plan.bk):
         calls = _backstop_calls(plan, st, t, A, rerent_cc)
         A[g["bk"]] = calls
