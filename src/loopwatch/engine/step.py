@@ -345,10 +345,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         out = out + plan.incidence(plan.bk, plan.payer) @ calls
         inn = inn + plan.incidence(plan.bk, plan.payee) @ calls
 
+    # the rows that may carry anything now: the flex only lowers amounts, backstop calls add
+    nz1 = _with_rows(nz0, A, [g["bk"]])
     if len(cc) or len(plan.bk):
         # the variable cost of contract revenue follows the amounts finally due (after
         # the take-or-pay cut and backstop calls)
-        nz1 = _nonzero_rows(A)
         opex = opex_out + ratio * (plan.commercial_in.rows(nz1) @ A[nz1]) * alive
 
     # 4. funding waterfall
@@ -369,7 +370,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
                     prin_sched=prin_sched)
         r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised)  # updates ``A`` in place
         rc = r[:, cols]
-        nz = _nonzero_rows(A)
+        # resolution only lowers amounts, but for acceleration and cancellation penalties
+        nz = _with_rows(nz1, A, [g["accelerated"], g["accelerated_twin"], g["penalty"]])
         paid = A.copy()
         paid[nz[:, None], cols] = A[nz][:, cols] * rc[E.payer[nz]]
         rf = r[:F]
@@ -397,7 +399,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             st.dep_change[:, Dnew] = 0.0
     else:
         paid = A
-        nz = _nonzero_rows(paid)
+        nz = nz1
         _post_edges(plan, st, t, paid, nz, None)
         _pay_world(st, opex, w_int, w_prin)
     if len(plan.eq):
@@ -497,6 +499,23 @@ def _nonzero_rows(a: F64) -> NDArray[np.int64]:
     """
     out: NDArray[np.int64] = (np.flatnonzero(a.any(axis=1)) if a.shape[1] >= 32
                               else np.arange(len(a)))
+    return out
+
+
+def _with_rows(nz: NDArray[np.int64], a: F64, groups: list[slice]) -> NDArray[np.int64]:
+    """``nz`` with the rows of the edge groups ``groups`` of ``a`` that carry anything now.
+
+    A superset of the nonzero rows is fine for the restricted totals (extra rows add
+    exact zeros); it saves a pass over every edge when only a few groups changed.
+    """
+    if a.shape[1] < 32:
+        return nz  # every row already
+    extra = [grp.start + np.flatnonzero(a[grp].any(axis=1)) for grp in groups
+             if grp.stop > grp.start]
+    more = np.concatenate(extra) if extra else np.zeros(0, np.int64)
+    if not len(more):
+        return nz
+    out: NDArray[np.int64] = np.union1d(nz, more).astype(np.int64)
     return out
 
 
