@@ -109,9 +109,11 @@ def clear(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
     """
     F, S = estate.shape
     # the edges between firms that carry anything on these paths (the others add exact zeros)
-    k = np.flatnonzero((payer < F) & (payee < F) & A.any(axis=1))
+    inside = (payer < F) & (payee < F)
+    k = np.flatnonzero(inside & A.any(axis=1))
     Ak, pk, qk = np.ascontiguousarray(A[k]), payer[k], payee[k]
-    to_payee = cached_sum(qk, F)
+    # one total per edge list (cached), restricted to the rows that carry anything
+    to_payee = cached_sum(np.where(inside, payee, -1), F).rows(k)
     e, c, dflt = estate, claims, default
     r = np.ones((F, S))
     inflow = to_payee @ Ak
@@ -145,7 +147,7 @@ def clear(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
         r[idx[ok], np.broadcast_to(every, idx.shape)[ok]] = x.T[ok]
         if beta >= 1.0:
             if M is None:
-                pairs = cached_sum(qk * F + pk, F * F)
+                pairs = cached_sum(np.where(inside, payee * F + payer, -1), F * F).rows(k)
                 M = np.ascontiguousarray((pairs @ Ak).T).reshape(S, F, F)  # M[s, i, j]: j owes i
             ring = _closed_ring(M, c.T, D.T)
             if ring.any():  # singular: the greatest solution is the limit from above
