@@ -63,7 +63,7 @@ from loopwatch.engine.resolution import (
     settle_defaults,
     terminate,
 )
-from loopwatch.engine.state import State
+from loopwatch.engine.state import State, owned
 from loopwatch.engine.valuation import add_vintage, depreciate, evaluate_milestones, mark, revalue
 
 __all__ = ["Quarter", "step"]
@@ -584,17 +584,23 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
 
 
 def _issue_stakes(plan: Plan, st: State, paid: F64) -> None:
-    """Investees issue units for equity tranches paid (n_eq, P), at post-money or market price."""
-    if not paid.any():
+    """Investees issue units for equity tranches paid (n_eq, P), at post-money or market price.
+
+    Only the tranches paid on some path of the chunk are priced (the others add nothing).
+    """
+    j = np.flatnonzero(paid.any(axis=1))
+    if not len(j):
         return
-    tee = plan.payee[plan.eq]
+    pj = paid[j]
+    tee_all = plan.payee[plan.eq]
+    tee = tee_all[j]
     units = st.units[tee]
-    pm = plan.eq_post_money[:, None]
-    pre = np.where(np.isnan(pm), st.mv[tee], pm - paid)
+    pm = plan.eq_post_money[j][:, None]
+    pre = np.where(np.isnan(pm), st.mv[tee], pm - pj)
     # a pre-money value below 1 USD (a firm whose value has all but vanished) is
     # degenerate: units / value would overflow; such a round is priced at its own size
-    pre = np.where(pre >= 1.0, pre, np.maximum(paid, 1.0))
-    new_units = paid * units / pre
-    st.stake_units = st.stake_units + new_units
-    st.stake_val = st.stake_val + paid
-    st.units = st.units + plan.incidence(np.arange(len(plan.eq)), tee) @ new_units
+    pre = np.where(pre >= 1.0, pre, np.maximum(pj, 1.0))
+    new_units = pj * units / pre
+    owned(st, "stake_units")[j] += new_units
+    owned(st, "stake_val")[j] += pj
+    st.units = st.units + plan.incidence(j, tee_all) @ new_units
