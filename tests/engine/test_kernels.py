@@ -99,3 +99,53 @@ def test_flex_equals_its_twin(F: int, P: int, n_cc: int, n_it: int, seed: int) -
     less, items_cut, _, _ = got
     assert (less >= 0).all() and (less <= a_cc * (1.0 - top)[:, None] + 0.0).all()
     assert (items_cut >= 0).all()
+
+
+@SMALL
+@given(st.integers(1, 5), st.integers(1, 9), st.lists(st.integers(0, 4), min_size=5, max_size=5),
+       st.integers(0, 2**32 - 1))
+def test_schedule_equals_its_twin(F: int, P: int, sizes: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_cc, n_cp, n_eq, n_ln, C_extra = sizes
+    n_cap = rng.integers(0, 2 * n_cc + 1) if n_cc else 0
+    cap_cc = rng.integers(0, n_cc, n_cap) if n_cc else np.zeros(0, np.int64)
+    vendor = rng.integers(0, F + 1, n_cap)  # F: the rest of the mix goes to the world
+    n_items = rng.integers(0, 2 * n_eq + 1) if n_eq else 0
+    C = n_cc + n_cp + n_eq + n_ln + C_extra + 1
+    sizes_in_order = {"cc": n_cc, "cp": n_cp, "capex": n_cap,
+                      "capex_twin": int((vendor < F).sum()), "eq": n_eq, "draw": n_ln,
+                      "interest": n_ln, "interest_twin": n_ln, "principal": n_ln,
+                      "principal_twin": n_ln, "accelerated": n_ln}
+    groups, at = {}, 0
+    for name, n in sizes_in_order.items():
+        groups[name] = slice(at, at + n)
+        at += n
+    contracts = rng.permutation(C)
+    cc, cp, ln = contracts[:n_cc], contracts[n_cc:n_cc + n_cp], contracts[-n_ln:] if n_ln else \
+        np.zeros(0, np.int64)
+    loan_out = np.abs(_money(rng, (n_ln, P)))
+    args = dict(
+        n_edges=at, groups=groups, live=rng.random((C, P)) < 0.8, alive=rng.random((F, P)) < 0.8,
+        cc=cc, sched_cc=np.abs(_money(rng, (n_cc,))), cap_cc=cap_cc,
+        cap_amount=np.abs(_money(rng, (n_cap,))), vendor=vendor, cp=cp,
+        sched_cp=np.abs(_money(rng, (n_cp,))), item_due_now=rng.random(n_items) < 0.7,
+        item_paid=rng.random((n_items, P)) < 0.3,
+        failing=(rng.random((n_items, P)) < 0.2).astype(float),
+        item_contract=rng.integers(0, C, n_items),
+        item_amount=np.abs(_money(rng, (n_items,))),
+        item_eq=rng.integers(0, max(n_eq, 1), n_items), ln=ln,
+        sched_ln=np.abs(_money(rng, (n_ln,))), borrower=rng.integers(0, F, n_ln),
+        rate_q=rng.random(n_ln) / 40, mat_now=rng.random(n_ln) < 0.3,
+        linear=rng.random(n_ln) < 0.5, denom=rng.integers(1, 9, n_ln).astype(float),
+        loan_out=loan_out, sold=rng.random((n_ln, P)) < 0.3)
+    accel = rng.random((n_ln, P)) < 0.2
+    a1, a2 = accel.copy(), accel.copy()
+    got = K.schedule(**args, accel=a1)
+    ref = K.schedule_reference(**args, accel=a2)
+    _same(got, ref)
+    np.testing.assert_array_equal(a1, a2)
+    assert not a1.any()
+    A, _, prin, maturing = got
+    assert (A >= 0).all() and (maturing <= prin).all()
+    # every amount due on a loan leaves once: to the lender or, sold, to the world
+    np.testing.assert_array_equal(A[groups["principal"]] + A[groups["principal_twin"]], prin)

@@ -19,9 +19,22 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-__all__ = ["flex", "flex_reference", "market", "market_reference", "opex", "opex_reference", "position",
-           "position_reference", "short", "short_reference", "world_debt_due",
-           "world_debt_due_reference"]
+__all__ = [
+    "flex",
+    "flex_reference",
+    "market",
+    "market_reference",
+    "opex",
+    "opex_reference",
+    "position",
+    "position_reference",
+    "schedule",
+    "schedule_reference",
+    "short",
+    "short_reference",
+    "world_debt_due",
+    "world_debt_due_reference",
+]
 
 F64 = NDArray[np.float64]
 
@@ -351,3 +364,150 @@ def flex_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin:
     out = out - _total(cc_payer, less, F) - _total(it_payer, items_cut, F)
     inn = inn - _total(cc_payee, less, F) - _total(it_payee, items_cut, F)
     return less, items_cut, inn, out
+
+
+@_jit
+def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap_cc: Any,
+              cap_amount: Any, vendor: Any, cp: Any, sched_cp: Any, item_due_now: Any,
+              item_paid: Any, failing: Any, item_contract: Any, item_amount: Any, item_eq: Any,
+              ln: Any, sched_ln: Any, borrower: Any, rate_q: Any, mat_now: Any, linear: Any,
+              denom: Any, loan_out: Any, accel: Any, sold: Any, items_due: Any,
+              prin_sched: Any, maturing: Any) -> None:  # pragma: no cover
+    F, P = alive.shape
+    r = g[0]  # compute commitments
+    for k in range(cc.shape[0]):
+        s, c = sched_cc[k], cc[k]
+        for p in range(P):
+            A[r + k, p] = s * (1.0 if live[c, p] else 0.0)
+    r, tw = g[1], g[2]  # build-out orders; their twins (a vendor that has failed: the world)
+    for j in range(cap_cc.shape[0]):
+        c, amt, v = cc[cap_cc[j]], cap_amount[j], vendor[j]
+        for p in range(P):
+            cap = amt * (1.0 if live[c, p] else 0.0)
+            if v < F:
+                ok = alive[v, p]
+                A[r + j, p] = cap * (1.0 if ok else 0.0)
+                A[tw, p] = cap * (0.0 if ok else 1.0)
+            else:
+                A[r + j, p] = cap * 1.0
+        if v < F:
+            tw += 1
+    r = g[3]  # chip purchases
+    for k in range(cp.shape[0]):
+        s, c = sched_cp[k], cp[k]
+        for p in range(P):
+            A[r + k, p] = s * (1.0 if live[c, p] else 0.0)
+    r = g[4]  # equity tranches: items due add into their contract's row, in item order
+    for i in range(item_amount.shape[0]):
+        c, e, amt, now = item_contract[i], item_eq[i], item_amount[i], item_due_now[i]
+        for p in range(P):
+            due = now and not item_paid[i, p] and failing[i, p] == 0 and live[c, p]
+            items_due[i, p] = due
+            A[r + e, p] += amt * (1.0 if due else 0.0)
+    n = ln.shape[0]
+    for k in range(n):  # loans: draws, interest, principal (each to the lender or its buyer)
+        c, b, rq, s = ln[k], borrower[k], rate_q[k], sched_ln[k]
+        for p in range(P):
+            A[g[5] + k, p] = s * (1.0 if live[c, p] else 0.0)
+            owe = 1.0 if alive[b, p] else 0.0
+            lo = loan_out[k, p]
+            interest = lo * rq * owe
+            if mat_now[k]:
+                pr = lo * owe
+            elif linear[k]:
+                pr = (lo / denom[k]) * owe
+            else:
+                pr = 0.0 * owe
+            if accel[k, p]:
+                maturing[k, p] = 0.0
+                pr = lo * owe
+            else:
+                maturing[k, p] = pr
+            accel[k, p] = False
+            prin_sched[k, p] = pr
+            on = 0.0 if sold[k, p] else 1.0
+            A[g[6] + k, p] = interest * on
+            A[g[7] + k, p] = interest * (1.0 - on)
+            A[g[8] + k, p] = pr * on
+            A[g[9] + k, p] = pr * (1.0 - on)
+
+
+def schedule(n_edges: int, groups: Any, live: NDArray[np.bool_], alive: NDArray[np.bool_],
+             cc: NDArray[np.int64], sched_cc: F64, cap_cc: NDArray[np.int64], cap_amount: F64,
+             vendor: NDArray[np.int64], cp: NDArray[np.int64], sched_cp: F64,
+             item_due_now: NDArray[np.bool_], item_paid: NDArray[np.bool_], failing: F64,
+             item_contract: NDArray[np.int64], item_amount: F64, item_eq: NDArray[np.int64],
+             ln: NDArray[np.int64], sched_ln: F64, borrower: NDArray[np.int64], rate_q: F64,
+             mat_now: NDArray[np.bool_], linear: NDArray[np.bool_], denom: F64, loan_out: F64,
+             accel: NDArray[np.bool_], sold: NDArray[np.bool_]
+             ) -> tuple[F64, NDArray[np.bool_], F64, F64]:
+    """The quarter's scheduled payments on every edge (E, P), before any flex or default.
+
+    Compute commitments, build-out orders (``cap_amount`` (n_capex,) for
+    commitment ``cap_cc``, paid to ``vendor``, or to the world when the vendor
+    has failed: the twin row), chip purchases, equity tranches due (their
+    milestones met: ``failing`` (n_items, P) zero), loan draws, interest and
+    principal (to the lender, or to the world when the loan was sold). Returns
+    ``A``, the tranches due (n_items, P), the scheduled principal and the part
+    of it that matures (refinanced like world debt) (n_ln, P). Clears ``accel``
+    (n_ln, P) in place: an accelerated loan's whole principal falls due now.
+    """
+    P = alive.shape[1]
+    c = np.ascontiguousarray
+    A = np.zeros((n_edges, P))
+    g = np.array([groups[k].start for k in ("cc", "capex", "capex_twin", "cp", "eq", "draw",
+                                            "interest", "interest_twin", "principal",
+                                            "principal_twin")], np.int64)
+    items_due = np.empty((len(item_amount), P), np.bool_)
+    prin_sched, maturing = np.empty((len(ln), P)), np.empty((len(ln), P))
+    _schedule(A, live, alive, g, c(cc, np.int64), c(sched_cc, float), c(cap_cc, np.int64),
+              c(cap_amount, float), c(vendor, np.int64), c(cp, np.int64), c(sched_cp, float),
+              c(item_due_now, np.bool_), c(item_paid, np.bool_), c(failing, float),
+              c(item_contract, np.int64), c(item_amount, float), c(item_eq, np.int64),
+              c(ln, np.int64), c(sched_ln, float), c(borrower, np.int64), c(rate_q, float),
+              c(mat_now, np.bool_), c(linear, np.bool_), c(denom, float), c(loan_out, float),
+              accel, c(sold, np.bool_), items_due, prin_sched, maturing)
+    return A, items_due, prin_sched, maturing
+
+
+def schedule_reference(n_edges: int, groups: Any, live: NDArray[np.bool_],
+                       alive: NDArray[np.bool_], cc: NDArray[np.int64], sched_cc: F64,
+                       cap_cc: NDArray[np.int64], cap_amount: F64, vendor: NDArray[np.int64],
+                       cp: NDArray[np.int64], sched_cp: F64, item_due_now: NDArray[np.bool_],
+                       item_paid: NDArray[np.bool_], failing: F64,
+                       item_contract: NDArray[np.int64], item_amount: F64,
+                       item_eq: NDArray[np.int64], ln: NDArray[np.int64], sched_ln: F64,
+                       borrower: NDArray[np.int64], rate_q: F64, mat_now: NDArray[np.bool_],
+                       linear: NDArray[np.bool_], denom: F64, loan_out: F64,
+                       accel: NDArray[np.bool_], sold: NDArray[np.bool_]
+                       ) -> tuple[F64, NDArray[np.bool_], F64, F64]:
+    """The numpy twin of :func:`schedule`."""
+    from loopwatch.engine.incidence import Sum
+
+    F, P = alive.shape
+    g = groups
+    A = np.zeros((n_edges, P))
+    A[g["cc"]] = sched_cc[:, None] * live[cc]
+    cap = cap_amount[:, None] * live[cc[cap_cc]]
+    to_firm = vendor < F
+    ok = np.ones((len(vendor), P), bool)
+    ok[to_firm] = alive[vendor[to_firm]]
+    A[g["capex"]] = cap * ok
+    A[g["capex_twin"]] = (cap * ~ok)[to_firm]
+    A[g["cp"]] = sched_cp[:, None] * live[cp]
+    items_due = item_due_now[:, None] & ~item_paid & (failing == 0) & live[item_contract]
+    n_eq = g["eq"].stop - g["eq"].start
+    A[g["eq"]] = Sum(item_eq, n_eq) @ (items_due * item_amount[:, None])
+    A[g["draw"]] = sched_ln[:, None] * live[ln]
+    owing = alive[borrower]
+    interest = loan_out * rate_q[:, None] * owing
+    instal = loan_out / denom[:, None]
+    prin = np.where(mat_now[:, None], loan_out, np.where(linear[:, None], instal, 0.0)) * owing
+    maturing = np.where(accel, 0.0, prin)
+    prin = np.where(accel, loan_out * owing, prin)
+    accel &= False
+    A[g["interest"]] = interest * ~sold
+    A[g["interest_twin"]] = interest * sold
+    A[g["principal"]] = prin * ~sold
+    A[g["principal_twin"]] = prin * sold
+    return A, items_due, prin, maturing

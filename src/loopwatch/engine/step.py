@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from loopwatch.engine._kernels import flex as flex_kernel
-from loopwatch.engine._kernels import market, position, world_debt_due
+from loopwatch.engine._kernels import market, position, schedule, world_debt_due
 from loopwatch.engine._kernels import opex as opex_kernel
 from loopwatch.engine._kernels import short as short_after
 from loopwatch.engine.draws import Draws
@@ -254,45 +254,19 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     led.from_world(end + non_loop + rerent, Account.equity)
 
     # 3. scheduled flows
-    A = np.zeros((E.n, P))
     live = st.live
-    if len(cc):
-        A[g["cc"]] = plan.sched[cc, t][:, None] * live[cc]
-        cap = (plan.cc_capex[E.capex_cc, t] * E.capex_share)[:, None] * live[cc[E.capex_cc]]
-        vendor = E.payee[g["capex"]]
-        to_firm = vendor < F
-        ok = np.ones((len(vendor), P), bool)
-        ok[to_firm] = alive[vendor[to_firm]]
-        A[g["capex"]] = cap * ok
-        A[g["capex_twin"]] = (cap * ~ok)[to_firm]
-    if len(plan.cp):
-        A[g["cp"]] = plan.sched[plan.cp, t][:, None] * live[plan.cp]
-    items_due = np.zeros((0, P), bool)
-    if len(plan.eq):
-        failing = plan.item_cond.T @ (~st.cond_ok).astype(float)
-        items_due = ((plan.item_at <= t)[:, None] & ~st.item_paid & (failing == 0)
-                     & live[plan.item_contract])
-        A[g["eq"]] = plan.item_to_eq @ (items_due * plan.item_amount[:, None])
-    prin_sched = np.zeros((len(plan.ln), P))
-    maturing = prin_sched
-    if len(plan.ln):
-        ln = plan.ln
-        A[g["draw"]] = plan.sched[ln, t][:, None] * live[ln]
-        owing = alive[plan.payee[ln]]
-        interest = st.loan_out * (plan.loan_rate(t) / 4.0)[:, None] * owing
-        linear = ((t >= plan.ln_linear_from) & (t < plan.ln_maturity_full))[:, None]
-        instal = st.loan_out / np.maximum(plan.ln_maturity_full - t + 1, 1)[:, None]
-        prin = np.where(np.equal(plan.ln_maturity, t)[:, None], st.loan_out,
-                        np.where(linear, instal, 0.0)) * owing
-        maturing = np.where(st.loan_accel, 0.0, prin)  # refinanced like world debt (not if called)
-        prin = np.where(st.loan_accel, st.loan_out * owing, prin)
-        st.loan_accel &= False
-        prin_sched = prin
-        sold = st.loan_sold
-        A[g["interest"]] = interest * ~sold
-        A[g["interest_twin"]] = interest * sold
-        A[g["principal"]] = prin * ~sold
-        A[g["principal_twin"]] = prin * sold
+    failing = (plan.item_cond.T @ (~st.cond_ok).astype(float) if len(plan.eq)
+               else np.zeros((0, P)))
+    ln = plan.ln
+    A, items_due, prin_sched, maturing = schedule(
+        E.n, g, live, alive, cc, plan.sched[cc, t], E.capex_cc,
+        plan.cc_capex[E.capex_cc, t] * E.capex_share, E.payee[g["capex"]], plan.cp,
+        plan.sched[plan.cp, t], plan.item_at <= t, st.item_paid, failing, plan.item_contract,
+        plan.item_amount, plan.item_eq, ln, plan.sched[ln, t], plan.payee[ln],
+        plan.loan_rate(t) / 4.0 if len(ln) else np.zeros(0), np.equal(plan.ln_maturity, t),
+        (t >= plan.ln_linear_from) & (t < plan.ln_maturity_full),
+        np.maximum(plan.ln_maturity_full - t + 1, 1).astype(float),
+        st.loan_out, owned(st, "loan_accel", np.bool_), st.loan_sold)
     # world debt: interest, maturing principal (part rolls over), called LOI credit
     # called LOI credit is part of world debt: the ladder runs on the rest, so one dollar is
     # never repaid twice (hypothesis found debt going negative when both fell due at once)
