@@ -370,7 +370,10 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             settle_defaults(plan, sub, t, D_d, r_d,
                             E.in_inc[:, :F] @ (paid[:, cd] * plan.edge_keep[:, None]), evs)
             st.put(cd, sub)
-            st.dep_change[:, Dnew] = 0.0
+            # a defaulter's scheduled depreciation changes are cleared (on its paths only)
+            dc = st.dep_change[:, :, cd]
+            dc[:, D_d] = 0.0
+            st.dep_change[:, :, cd] = dc
     else:
         paid = A
         nz = nz1
