@@ -142,21 +142,36 @@ VARIABLES = (*FIRM_VARIABLES, *CONTRACT_VARIABLES, *PATH_VARIABLES, *ALWAYS, *SU
 _BOOL = {"defaulted", "in_force"}
 
 
-class Recorder:
-    """Buffers ``(P, Q, ...)`` for the chosen variables of one chunk."""
+def shape(plan: Plan, P: int, name: str) -> tuple[int, ...]:
+    """The shape of per-quarter variable ``name`` for ``P`` paths: (P, Q[, F or C])."""
+    if name in FIRM_VARIABLES:
+        return (P, plan.Q, plan.F)
+    if name in CONTRACT_VARIABLES:
+        return (P, plan.Q, plan.C)
+    return (P, plan.Q)
 
-    def __init__(self, plan: Plan, P: int, names: list[str], dtype: np.dtype[Any]) -> None:
+
+def dtype_of(name: str, dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """The storage dtype of per-quarter variable ``name`` (flags are bool)."""
+    return np.dtype(bool) if name in _BOOL else dtype
+
+
+class Recorder:
+    """Buffers ``(P, Q, ...)`` for the chosen variables of one chunk.
+
+    With ``into`` (name → array) the buffers are those arrays, e.g. the
+    chunk's rows of the run's result, so that nothing is copied afterwards.
+    """
+
+    def __init__(self, plan: Plan, P: int, names: list[str], dtype: np.dtype[Any],
+                 into: dict[str, NDArray[Any]] | None = None) -> None:
         self.plan, self.names = plan, names
         self.buf: dict[str, NDArray[Any]] = {}
         for n in names:
-            shape: tuple[int, ...]
-            if n in FIRM_VARIABLES:
-                shape = (P, plan.Q, plan.F)
-            elif n in CONTRACT_VARIABLES:
-                shape = (P, plan.Q, plan.C)
-            else:
-                shape = (P, plan.Q)
-            self.buf[n] = np.zeros(shape, bool if n in _BOOL else dtype)
+            if into is not None:
+                self.buf[n] = into[n]
+                continue
+            self.buf[n] = np.zeros(shape(plan, P, n), dtype_of(n, dtype))
 
     def record(self, t: int, st: State, q: Quarter) -> None:
         """Store quarter ``t`` (entity-major state → path-major buffers)."""

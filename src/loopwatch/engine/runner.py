@@ -23,7 +23,9 @@ from loopwatch.engine.record import (
     SUMMARIES,
     VARIABLES,
     Recorder,
+    dtype_of,
 )
+from loopwatch.engine.record import shape as record_shape
 from loopwatch.engine.state import State
 from loopwatch.engine.step import step
 from loopwatch.errors import Problem, ScenarioError
@@ -232,29 +234,34 @@ def simulate(
     F = plan.F
     per_quarter = [n for n in names if n not in SUMMARIES]
     summaries = [n for n in names if n in SUMMARIES]
-    parts: dict[str, list[NDArray[Any]]] = {n: [] for n in (*names, *ALWAYS)}
+    # the result's arrays, filled chunk by chunk in place (no concatenation at the end, which
+    # would hold every recorded variable twice)
+    out: dict[str, NDArray[Any]] = {
+        n: np.zeros(record_shape(plan, paths, n), dtype_of(n, store)) for n in per_quarter}
+    out["default_period"] = np.empty((paths, F), np.int64)
+    sizes = {"losses": (F, F + 1), "losses_by_mechanism": (F, 4), "world_losses": (F,)}
+    for n in summaries:
+        out[n] = np.empty((paths, *sizes[n]), store)
     frames: list[pd.DataFrame] = []
     for lo in range(0, paths, size):
         hi = min(lo + size, paths)
         P = hi - lo
         st = State(plan, P, dm[lo:hi])
         dr = draw(plan, root, lo, hi, deterministic=det)
-        rec = Recorder(plan, P, per_quarter, store)
+        rec = Recorder(plan, P, per_quarter, store, into={n: out[n][lo:hi] for n in per_quarter})
         log = EventLog(events)
         for t in range(plan.Q):
             q = step(plan, st, t, dr, log)
             rec.record(t, st, q)
             if check:
                 st.ledger.check(plan.periods[t], plan.firm_ids)
-        for n in per_quarter:
-            parts[n].append(rec.buf[n])
-        parts["default_period"].append(st.default_t.T.copy())
+        out["default_period"][lo:hi] = st.default_t.T
         if "losses" in summaries:
-            parts["losses"].append(st.losses.T.reshape(P, F, F + 1).astype(store))
+            out["losses"][lo:hi] = st.losses.T.reshape(P, F, F + 1)
         if "losses_by_mechanism" in summaries:
-            parts["losses_by_mechanism"].append(st.loss_mech.T.reshape(P, F, 4).astype(store))
+            out["losses_by_mechanism"][lo:hi] = st.loss_mech.T.reshape(P, F, 4)
         if "world_losses" in summaries:
-            parts["world_losses"].append(st.world_losses.T.astype(store))
+            out["world_losses"][lo:hi] = st.world_losses.T
         if events:
             frames.append(log.frame(plan.periods, plan.firm_ids, offset=lo))
 
@@ -265,7 +272,7 @@ def simulate(
             "losses_by_mechanism": ("path", "firm", "mechanism"),
             "world_losses": ("path", "firm")}
     data = xr.Dataset(
-        {n: (dims[n], np.concatenate(v) if len(v) > 1 else v[0]) for n, v in parts.items()},
+        {n: (dims[n], out[n]) for n in (*names, *ALWAYS)},
         coords={"path": np.arange(paths), "period": plan.periods, "firm": plan.firm_ids,
                 "contract": plan.contract_ids, "counterparty": [*plan.firm_ids, "world"],
                 "mechanism": list(MECHANISMS)},
