@@ -32,7 +32,7 @@ from loopwatch import load_deal_book, load_scenario
 from loopwatch.engine import _kernels, funding, incidence, resolution, simulate, valuation
 from loopwatch.engine import step as step_module
 from loopwatch.engine.events import EventLog
-from loopwatch.engine.funding import Market, Raised
+from loopwatch.engine.funding import Market
 from loopwatch.engine.incidence import Sum, Weighted, spmm_reference
 from loopwatch.engine.ledger import Account, Ledger
 from loopwatch.engine.plan import Plan, compile_plan
@@ -271,24 +271,6 @@ def test_take_and_put(seed: int, P: int, book: str) -> None:
     _assert_same(s, t)
 
 
-@FAST
-@given(seeds, paths)
-def test_market_take_and_raised_put(seed: int, P: int) -> None:
-    rng = np.random.default_rng(seed)
-    m = Market(*(_money(rng, (3, P)) for _ in range(5)))
-    cols = _cols(P, rng)
-    got = m.take(cols)
-    for name in ("collateral", "loi_share", "debt_cap", "new_rate", "facility_rate"):
-        np.testing.assert_array_equal(getattr(got, name), getattr(m, name)[:, cols])
-    r = Raised(*(_money(rng, (3, P)) for _ in range(5)))
-    part = Raised(*(_money(rng, (3, len(cols))) for _ in range(5)))
-    ref = copy.deepcopy(r)
-    r.put(cols, part)
-    for name in ("facility", "debt", "equity", "warrant", "stake_sale"):
-        getattr(ref, name)[:, cols] += getattr(part, name)
-        np.testing.assert_array_equal(getattr(r, name), getattr(ref, name))
-
-
 # ---------------------------------------------------------------- valuation
 
 
@@ -403,6 +385,11 @@ def test_exercise_and_world_debt(seed: int, P: int, book: str) -> None:
 # ---------------------------------------------------------------- each path on its own
 
 
+def _market_cols(m: Market, cols: np.ndarray) -> Market:
+    return Market(*(getattr(m, f)[:, cols] for f in
+                    ("collateral", "loi_share", "debt_cap", "new_rate", "facility_rate")))
+
+
 @FAST
 @given(seeds, st.integers(2, 40))
 def test_kernels_treat_each_path_on_its_own(seed: int, P: int) -> None:
@@ -418,7 +405,7 @@ def test_kernels_treat_each_path_on_its_own(seed: int, P: int) -> None:
     newly, z = rng.random((plan.F, P)) < 0.1, rng.normal(size=(plan.F, P))
     end = np.abs(_money(rng, (plan.F, P)))
     for x, c in ((s, slice(None)), (part, cols)):
-        got = funding.waterfall(plan, x, need[:, c], deficit[:, c], mkt.take(np.arange(P)[c]))
+        got = funding.waterfall(plan, x, need[:, c], deficit[:, c], _market_cols(mkt, np.arange(P)[c]))
         valuation.depreciate(plan, x, t)
         valuation.revalue(plan, x, t, revenue[:, c], demand[c], newly[:, c], z[:, c])
         valuation.mark(plan, x, t)

@@ -74,12 +74,6 @@ class Market:
     new_rate: F64
     facility_rate: F64
 
-    def take(self, cols: NDArray[np.int64]) -> Market:
-        """The conditions of paths ``cols`` only."""
-        cols = np.ascontiguousarray(cols, np.int64)
-        return Market(*(_take_cols(getattr(self, f), cols) for f in
-                        ("collateral", "loi_share", "debt_cap", "new_rate", "facility_rate")))
-
 
 @dataclass
 class Raised:
@@ -98,16 +92,6 @@ class Raised:
     def add(self, other: Raised) -> None:
         for name in SOURCES:
             getattr(self, name).__iadd__(getattr(other, name))
-
-    def put(self, cols: NDArray[np.int64], other: Raised) -> None:
-        """Add what paths ``cols`` raised (``other`` holds only those paths)."""
-        cols = np.ascontiguousarray(cols, np.int64)
-        for name in SOURCES:
-            a, v = getattr(self, name), getattr(other, name)
-            if a.dtype == np.float64 and a.flags.c_contiguous and a.ndim == 2:
-                _fused.add_cols(a, cols, np.ascontiguousarray(v, np.float64))
-            else:
-                a[:, cols] += v
 
     @property
     def total(self) -> F64:
@@ -292,16 +276,6 @@ def add_world_debt(st: State, amount: F64, rate: F64) -> None:
     debt = owned(st, "world_debt")
     _fused.world_debt(debt, owned(st, "world_rate"), _c(np.broadcast_to(amount, debt.shape)),
                       _c(np.broadcast_to(rate, debt.shape)))
-
-
-def _take_cols(a: F64, cols: NDArray[np.int64]) -> F64:
-    """``a[:, cols]`` for a 2-D float array (compiled gather)."""
-    if a.dtype != np.float64 or not a.flags.c_contiguous or a.ndim != 2:
-        out: F64 = a[:, cols]
-        return out
-    res = np.empty((a.shape[0], len(cols)))
-    _fused.take_cols(a.view(np.int64), cols, res.view(np.int64))  # the state's specialisation
-    return res
 
 
 def add_world_debt_reference(st: State, amount: F64, rate: F64) -> None:
