@@ -249,6 +249,31 @@ def short_reference(x: F64, raised: Any, out: F64, wo: F64, cash: F64,
 
 
 @_jit
+def _into(rows: Any, target: Any, acc: Any) -> None:  # pragma: no cover
+    """``acc[target[k]] += rows[k]`` in row order (targets outside ``[0, F)`` dropped)."""
+    F, P = acc.shape
+    for k in range(rows.shape[0]):
+        b = target[k]
+        if 0 <= b < F:
+            for p in range(P):
+                acc[b, p] += rows[k, p]
+
+
+@_jit
+def _cut(flexible: Any, payer: Any, payee: Any, cut: Any, out: Any) -> tuple[Any, Any]:  # pragma: no cover
+    """``out = flexible × cut[payer]``; returns its totals by payer and by payee (F, P)."""
+    F, P = cut.shape
+    for k in range(flexible.shape[0]):
+        b = payer[k]
+        for p in range(P):
+            out[k, p] = flexible[k, p] * (cut[b, p] if 0 <= b < F else 0.0)
+    by_payer, by_payee = np.zeros((F, P)), np.zeros((F, P))
+    _into(out, payer, by_payer)
+    _into(out, payee, by_payee)
+    return by_payer, by_payee
+
+
+@_jit
 def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min_cash: Any,
           alive: Any, a_cc: Any, top: Any, cc_payer: Any, cc_payee: Any, items_due: Any,
           milestone: Any, amount: Any, it_payer: Any, it_payee: Any, less: Any, items_cut: Any,
@@ -256,8 +281,6 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
     F, P = cash.shape
     n_cc, n_it = a_cc.shape[0], items_due.shape[0]
     gap = np.empty((F, P))
-    f_cc = np.zeros((F, P))
-    f_it = np.zeros((F, P))
     for f in range(F):
         mc = min_cash[f]
         for p in range(P):
@@ -265,45 +288,23 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
             gap[f, p] = max(mc - x, 0.0) * (1.0 if alive[f, p] else 0.0)
     flexible = np.empty((n_cc, P))
     for k in range(n_cc):
-        share, b = 1.0 - top[k], cc_payer[k]
+        share = 1.0 - top[k]
         for p in range(P):
-            v = a_cc[k, p] * share
-            flexible[k, p] = v
-            if 0 <= b < F:
-                f_cc[b, p] += v
+            flexible[k, p] = a_cc[k, p] * share
     flex_items = np.empty((n_it, P))
     for i in range(n_it):
-        b = it_payer[i]
         for p in range(P):
-            v = amount[i] * (1.0 if (items_due[i, p] and milestone[i]) else 0.0)
-            flex_items[i, p] = v
-            if 0 <= b < F:
-                f_it[b, p] += v
+            flex_items[i, p] = amount[i] * (1.0 if (items_due[i, p] and milestone[i]) else 0.0)
+    f_cc, f_it = np.zeros((F, P)), np.zeros((F, P))
+    _into(flexible, cc_payer, f_cc)
+    _into(flex_items, it_payer, f_it)
     cut = gap  # reuse: the share cut of each firm's flexible payments
     for f in range(F):
         for p in range(P):
             ff = f_cc[f, p] + f_it[f, p]
             cut[f, p] = min(gap[f, p], ff) / ff if ff > 0 else 0.0
-    o_cc, i_cc = np.zeros((F, P)), np.zeros((F, P))
-    for k in range(n_cc):
-        b, s = cc_payer[k], cc_payee[k]
-        for p in range(P):
-            v = flexible[k, p] * (cut[b, p] if 0 <= b < F else 0.0)
-            less[k, p] = v
-            if 0 <= b < F:
-                o_cc[b, p] += v
-            if 0 <= s < F:
-                i_cc[s, p] += v
-    o_it, i_it = np.zeros((F, P)), np.zeros((F, P))
-    for i in range(n_it):
-        b, s = it_payer[i], it_payee[i]
-        for p in range(P):
-            v = flex_items[i, p] * (cut[b, p] if 0 <= b < F else 0.0)
-            items_cut[i, p] = v
-            if 0 <= b < F:
-                o_it[b, p] += v
-            if 0 <= s < F:
-                i_it[s, p] += v
+    o_cc, i_cc = _cut(flexible, cc_payer, cc_payee, cut, less)
+    o_it, i_it = _cut(flex_items, it_payer, it_payee, cut, items_cut)
     for f in range(F):
         for p in range(P):
             out_new[f, p] = (out[f, p] - o_cc[f, p]) - o_it[f, p]
