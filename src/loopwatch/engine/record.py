@@ -157,21 +157,16 @@ def dtype_of(name: str, dtype: np.dtype[Any]) -> np.dtype[Any]:
 
 
 class Recorder:
-    """Buffers ``(P, Q, ...)`` for the chosen variables of one chunk.
+    """Writes the chosen variables of one chunk, quarter by quarter, into ``buffers``.
 
-    With ``into`` (name → array) the buffers are those arrays, e.g. the
-    chunk's rows of the run's result, so that nothing is copied afterwards.
+    ``buffers`` maps each name to a ``(P, Q, ...)`` array (see :func:`shape`),
+    typically the chunk's rows of the run's result, so that nothing is copied
+    afterwards.
     """
 
-    def __init__(self, plan: Plan, P: int, names: list[str], dtype: np.dtype[Any],
-                 into: dict[str, NDArray[Any]] | None = None) -> None:
-        self.plan, self.names = plan, names
-        self.buf: dict[str, NDArray[Any]] = {}
-        for n in names:
-            if into is not None:
-                self.buf[n] = into[n]
-                continue
-            self.buf[n] = np.zeros(shape(plan, P, n), dtype_of(n, dtype))
+    def __init__(self, plan: Plan, buffers: dict[str, NDArray[Any]]) -> None:
+        self.plan, self.names = plan, list(buffers)
+        self.buf = buffers
 
     def record(self, t: int, st: State, q: Quarter) -> None:
         """Store quarter ``t`` (entity-major state → path-major buffers)."""

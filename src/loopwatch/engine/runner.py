@@ -248,7 +248,7 @@ def simulate(
         P = hi - lo
         st = State(plan, P, dm[lo:hi])
         dr = draw(plan, root, lo, hi, deterministic=det)
-        rec = Recorder(plan, P, per_quarter, store, into={n: out[n][lo:hi] for n in per_quarter})
+        rec = Recorder(plan, {n: out[n][lo:hi] for n in per_quarter})
         log = EventLog(events)
         for t in range(plan.Q):
             q = step(plan, st, t, dr, log)
