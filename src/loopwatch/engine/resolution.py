@@ -394,25 +394,26 @@ def settle_defaults(plan: Plan, st: State, t: int, D: B8, r: F64, inflow: F64,
         led.from_world(a * bal, acct)
         led.post((1 - a) * bal, Account.equity, acct)
     st.dep_rate = st.dep_rate * ~D  # (its scheduled changes are cleared by the caller)
-    if len(eq):
-        held = D[plan.payer[eq]] & st.alive[plan.payee[eq]]
+    # (each block below is skipped when it touches nobody: its postings would add zeros)
+    held = D[plan.payer[eq]] & st.alive[plan.payee[eq]]
+    if held.any():
         val = st.stake_val * held
         led.from_world(inv_inc @ (a * val), Account.stakes)
         led.post(inv_inc @ ((1 - a) * val), Account.equity, Account.stakes)
         st.stake_val = st.stake_val * ~held
         st.stake_units = st.stake_units * ~held
-    if len(ln):
-        lend = D[plan.payer[ln]] & ~st.loan_sold & (st.loan_out > 0)
+    lend = D[plan.payer[ln]] & ~st.loan_sold & (st.loan_out > 0)
+    if lend.any():
         face = st.loan_out * lend
         l_inc = plan.incidence(np.arange(len(ln)), plan.payer[ln])
         led.from_world(l_inc @ (b * face), Account.loans)
         led.post(l_inc @ ((1 - b) * face), Account.equity, Account.loans)
-        st.loan_sold |= D[plan.payer[ln]]
+    st.loan_sold |= D[plan.payer[ln]]
     # warrants held by or issued by a defaulter lapse
-    if len(plan.wt_shares):
-        k = plan.wt_warrant
-        w = plan.wr[k]
-        lost = D[plan.payee[w]] | D[plan.payer[w]]
+    k = plan.wt_warrant
+    w = plan.wr[k]
+    lost = D[plan.payee[w]] | D[plan.payer[w]]
+    if lost.any():
         val = st.wt_val * lost
         led.post(plan.incidence(k, plan.payee[plan.wr]) @ val, Account.equity, Account.warrants)
         led.post(plan.incidence(k, plan.payer[plan.wr]) @ val, Account.warrant_liability,
@@ -431,8 +432,8 @@ def settle_defaults(plan: Plan, st: State, t: int, D: B8, r: F64, inflow: F64,
     st.loi_debt = st.loi_debt * ~D
     st.called = st.called * ~D
     st.facility = st.facility * ~D
-    if len(ln):
-        owes = D[plan.payee[ln]]
+    owes = D[plan.payee[ln]]
+    if owes.any():
         left = st.loan_out * owes
         b_inc = plan.incidence(np.arange(len(ln)), plan.payee[ln])
         l_inc = plan.incidence(np.arange(len(ln)), plan.payer[ln])
@@ -454,8 +455,8 @@ def settle_defaults(plan: Plan, st: State, t: int, D: B8, r: F64, inflow: F64,
         resid = resid - tee_inc @ to_holder
     led.to_world(resid, Account.equity)
     # 5. stakes in a defaulter are written off
-    if len(eq):
-        of_d = D[plan.payee[eq]]
+    of_d = D[plan.payee[eq]]
+    if of_d.any():
         val = st.stake_val * of_d
         led.post(inv_inc @ val, Account.equity, Account.stakes)
         add_losses(st, val, plan.payer[eq], plan.payee[eq], np.full(len(eq), 1, np.int64))
