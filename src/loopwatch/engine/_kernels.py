@@ -19,6 +19,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from loopwatch.engine.incidence import Sum
+
 __all__ = [
     "flex",
     "flex_reference",
@@ -338,11 +340,9 @@ def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_
     return less, items_cut, inn_new, out_new
 
 
-def _total(target: NDArray[np.int64], X: F64, F: int) -> F64:
-    """Rows of ``X`` added into ``target`` (targets outside ``[0, F)`` dropped), in row order."""
-    from loopwatch.engine.incidence import Sum
-
-    return Sum(np.asarray(target, np.int64), F) @ X
+def _total(target: NDArray[np.int64], X: F64, n: int) -> F64:
+    """Rows of ``X`` added into ``target`` (targets outside ``[0, n)`` dropped), in row order."""
+    return Sum(np.asarray(target, np.int64), n) @ X
 
 
 def flex_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64,
@@ -483,8 +483,6 @@ def schedule_reference(n_edges: int, groups: Any, live: NDArray[np.bool_],
                        accel: NDArray[np.bool_], sold: NDArray[np.bool_]
                        ) -> tuple[F64, NDArray[np.bool_], F64, F64]:
     """The numpy twin of :func:`schedule`."""
-    from loopwatch.engine.incidence import Sum
-
     F, P = alive.shape
     g = groups
     A = np.zeros((n_edges, P))
@@ -498,7 +496,7 @@ def schedule_reference(n_edges: int, groups: Any, live: NDArray[np.bool_],
     A[g["cp"]] = sched_cp[:, None] * live[cp]
     items_due = item_due_now[:, None] & ~item_paid & (failing == 0) & live[item_contract]
     n_eq = g["eq"].stop - g["eq"].start
-    A[g["eq"]] = Sum(item_eq, n_eq) @ (items_due * item_amount[:, None])
+    A[g["eq"]] = _total(item_eq, items_due * item_amount[:, None], n_eq)
     A[g["draw"]] = sched_ln[:, None] * live[ln]
     owing = alive[borrower]
     interest = loan_out * rate_q[:, None] * owing

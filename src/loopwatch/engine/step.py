@@ -487,12 +487,8 @@ def _with_rows(nz: NDArray[np.int64], a: F64, groups: list[slice]) -> NDArray[np
     """
     if a.shape[1] < 32:
         return nz  # every row already
-    extra = [grp.start + np.flatnonzero(a[grp].any(axis=1)) for grp in groups
-             if grp.stop > grp.start]
-    more = np.concatenate(extra) if extra else np.zeros(0, np.int64)
-    if not len(more):
-        return nz
-    out: NDArray[np.int64] = np.union1d(nz, more).astype(np.int64)
+    extra = [grp.start + np.flatnonzero(a[grp].any(axis=1)) for grp in groups]
+    out: NDArray[np.int64] = np.union1d(nz, np.concatenate(extra)).astype(np.int64)
     return out
 
 
@@ -515,31 +511,26 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
     led.transfer_legs(pz, E.out_inc.rows(nz), E.in_inc.rows(nz),
                       {a: m.rows(nz) for a, m in payer_legs.items()},
                       {a: m.rows(nz) for a, m in payee_legs.items()})
-    bz = pz  # what was paid for goods delivered, on the rows ``nz``
+    bought = paid  # what was paid for goods delivered
     if defaulted is not None:
-        k = np.flatnonzero(plan.capex_edges[nz])  # positions in ``nz`` of purchases
-        by = E.payer[nz[k]]
+        k = nz[plan.capex_edges[nz]]  # purchases that may carry anything
+        by = E.payer[k]
         firm = by < F
         claims = np.zeros((len(k), st.P))
-        claims[firm] = pz[k[firm]] * defaulted[by[firm]]
+        claims[firm] = paid[k[firm]] * defaulted[by[firm]]
         if claims.any():
-            moved = plan.capex_out.rows(nz[k]) @ claims
-            led.post(moved, Account.equity, Account.compute)
-            bz = pz.copy()
-            bz[k] -= claims
+            led.post(plan.capex_out.rows(k) @ claims, Account.equity, Account.compute)
+            bought = paid.copy()
+            bought[k] -= claims
     cc = plan.cc
     if len(cc):
         st.cum_paid[cc] += paid[g["cc"]]
-        spent = plan.capex_only_out.rows(nz) @ bz
+        spent = plan.capex_only_out.rows(nz) @ bought[nz]
         if spent.any():
             add_vintage(st, t, spent, plan.life0_q)
     if len(plan.cp):
         st.cum_paid[plan.cp] += paid[g["cp"]]
-        cp_rows = np.arange(g["cp"].start, g["cp"].stop)
-        at = np.searchsorted(nz, cp_rows)
-        there = (at < len(nz)) & (nz[np.minimum(at, len(nz) - 1)] == cp_rows)
-        cp = np.zeros((len(cp_rows), st.P))
-        cp[there] = bz[at[there]]
+        cp = bought[g["cp"]]
         for life, sel in plan.cp_life_groups:
             amount = plan.incidence(plan.cp[sel], plan.payer) @ cp[sel]
             if amount.any():
