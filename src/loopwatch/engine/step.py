@@ -371,9 +371,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
                             E.in_inc[:, :F] @ (paid[:, cd] * plan.edge_keep[:, None]), evs)
             st.put(cd, sub)
             # a defaulter's scheduled depreciation changes are cleared (on its paths only)
-            dc = st.dep_change[:, :, cd]
-            dc[:, D_d] = 0.0
-            st.dep_change[:, :, cd] = dc
+            fi, pi = np.nonzero(D_d)
+            st.dep_change[:, fi, cd[pi]] = 0.0
     else:
         paid = A
         nz = nz1
