@@ -343,11 +343,12 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         cl = Claims(A=A, opex=opex_out, w_int=w_int, w_prin=w_prin, w_accel=np.zeros((F, P)),
                     prin_sched=prin_sched)
         r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised)  # updates ``A`` in place
-        rc = r[:, cols]
         # resolution only lowers amounts, but for acceleration and cancellation penalties
         nz = _with_rows(nz1, A, [g["accelerated"], g["accelerated_twin"], g["penalty"]])
-        paid = A.copy()
-        paid[nz[:, None], cols] = A[nz][:, cols] * rc[E.payer[nz]]
+        # every edge is paid at its payer's ratio (exactly 1 off the short paths, and for the
+        # world); rows outside ``nz`` carry nothing
+        paid = np.zeros_like(A)
+        paid[nz] = A[nz] * r[E.payer[nz]]
         rf = r[:F]
         _post_edges(plan, st, t, paid, nz, Dnew)
         opex = opex_out * rf + ratio * (plan.commercial_in.rows(nz) @ paid[nz]) * alive_start
@@ -510,7 +511,9 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
     led.transfer_legs(pz, E.out_inc.rows(nz), E.in_inc.rows(nz),
                       {a: m.rows(nz) for a, m in payer_legs.items()},
                       {a: m.rows(nz) for a, m in payee_legs.items()})
-    bought = paid  # what was paid for goods delivered
+    # what was paid for goods delivered: ``pz`` (the rows ``nz``) and the chip purchases,
+    # less a defaulter's claims
+    cp = paid[g["cp"]]
     if defaulted is not None:
         k = nz[plan.capex_edges[nz]]  # purchases that may carry anything
         by = E.payer[k]
@@ -519,17 +522,19 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
         claims[firm] = paid[k[firm]] * defaulted[by[firm]]
         if claims.any():
             led.post(plan.capex_out.rows(k) @ claims, Account.equity, Account.compute)
-            bought = paid.copy()
-            bought[k] -= claims
+            pz[np.searchsorted(nz, k)] -= claims  # ``nz`` is sorted, ``k`` a part of it
+            in_cp = (k >= g["cp"].start) & (k < g["cp"].stop)
+            if in_cp.any():
+                cp = cp.copy()  # (a view of ``paid`` until now)
+                cp[k[in_cp] - g["cp"].start] -= claims[in_cp]
     cc = plan.cc
     if len(cc):
         st.cum_paid[cc] += paid[g["cc"]]
-        spent = plan.capex_only_out.rows(nz) @ bought[nz]
+        spent = plan.capex_only_out.rows(nz) @ pz
         if spent.any():
             add_vintage(st, t, spent, plan.life0_q)
     if len(plan.cp):
         st.cum_paid[plan.cp] += paid[g["cp"]]
-        cp = bought[g["cp"]]
         for life, sel in plan.cp_life_groups:
             amount = plan.incidence(plan.cp[sel], plan.payer) @ cp[sel]
             if amount.any():
