@@ -347,6 +347,13 @@ class Plan:
         return out
 
     @cached_property
+    def item_failing(self) -> Weighted:
+        """Conditions → equity tranche items: ``item_failing @ unmet`` counts each item's unmet
+        conditions (n_items, P), a sparse total of ``item_cond`` (exact: 0/1 sums)."""
+        K, n = len(self.cond_metric), len(self.item_amount)
+        return Weighted.dense(np.asarray(self.item_cond, float).reshape(K, n))
+
+    @cached_property
     def capex_out(self) -> Sum:
         """Edges → payer firm, purchases of compute assets only."""
         return Sum(np.where(self.capex_edges, self.edges.payer, -1), self.F)

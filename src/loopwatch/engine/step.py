@@ -255,7 +255,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
 
     # 3. scheduled flows
     live = st.live
-    failing = (plan.item_cond.T @ (~st.cond_ok).astype(float) if len(plan.eq)
+    failing = (plan.item_failing @ (~st.cond_ok).astype(float) if len(plan.eq)
                else np.zeros((0, P)))
     ln = plan.ln
     A, items_due, prin_sched, maturing = schedule(
