@@ -251,35 +251,15 @@ def short_reference(x: F64, raised: Any, out: F64, wo: F64, cash: F64,
 
 
 @_jit
-def _into(rows: Any, target: Any, acc: Any) -> None:  # pragma: no cover
-    """``acc[target[k]] += rows[k]`` in row order (targets outside ``[0, F)`` dropped)."""
-    F, P = acc.shape
-    for k in range(rows.shape[0]):
-        b = target[k]
-        if 0 <= b < F:
-            for p in range(P):
-                acc[b, p] += rows[k, p]
-
-
-@_jit
-def _cut(flexible: Any, payer: Any, payee: Any, cut: Any, out: Any) -> tuple[Any, Any]:  # pragma: no cover
-    """``out = flexible × cut[payer]``; returns its totals by payer and by payee (F, P)."""
-    F, P = cut.shape
-    for k in range(flexible.shape[0]):
-        b = payer[k]
-        for p in range(P):
-            out[k, p] = flexible[k, p] * (cut[b, p] if 0 <= b < F else 0.0)
-    by_payer, by_payee = np.zeros((F, P)), np.zeros((F, P))
-    _into(out, payer, by_payer)
-    _into(out, payee, by_payee)
-    return by_payer, by_payee
-
-
-@_jit
 def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min_cash: Any,
           alive: Any, a_cc: Any, top: Any, cc_payer: Any, cc_payee: Any, items_due: Any,
           milestone: Any, amount: Any, it_payer: Any, it_payee: Any, less: Any, items_cut: Any,
           inn_new: Any, out_new: Any) -> None:  # pragma: no cover
+    """The flex on the cells (firm, path) with a gap only (about one in ten).
+
+    Everything off those cells is an exact zero in the twin (``less``, ``items_cut``
+    zero-filled by the caller, totals that add nothing), so skipping it changes no bit.
+    """
     F, P = cash.shape
     n_cc, n_it = a_cc.shape[0], items_due.shape[0]
     gap = np.empty((F, P))
@@ -288,29 +268,59 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
         for p in range(P):
             x = cash[f, p] + inn[f, p] - out[f, p] - (opex[f, p] + w_int[f, p] + w_prin[f, p])
             gap[f, p] = max(mc - x, 0.0) * (1.0 if alive[f, p] else 0.0)
-    flexible = np.empty((n_cc, P))
-    for k in range(n_cc):
-        share = 1.0 - top[k]
-        for p in range(P):
-            flexible[k, p] = a_cc[k, p] * share
-    flex_items = np.empty((n_it, P))
-    for i in range(n_it):
-        for p in range(P):
-            flex_items[i, p] = amount[i] * (1.0 if (items_due[i, p] and milestone[i]) else 0.0)
+    # flexible payments by payer, on the cells with a gap (rows added in row order)
     f_cc, f_it = np.zeros((F, P)), np.zeros((F, P))
-    _into(flexible, cc_payer, f_cc)
-    _into(flex_items, it_payer, f_it)
-    cut = gap  # reuse: the share cut of each firm's flexible payments
+    for k in range(n_cc):
+        b = cc_payer[k]
+        if 0 <= b < F:
+            share = 1.0 - top[k]
+            for p in range(P):
+                if gap[b, p] > 0:
+                    f_cc[b, p] += a_cc[k, p] * share
+    for i in range(n_it):
+        b = it_payer[i]
+        if 0 <= b < F and milestone[i]:
+            amt = amount[i]
+            for p in range(P):
+                if gap[b, p] > 0 and items_due[i, p]:
+                    f_it[b, p] += amt * 1.0
+    cut = gap  # reuse: the share cut of each firm's flexible payments (0 off the gaps)
     for f in range(F):
         for p in range(P):
-            ff = f_cc[f, p] + f_it[f, p]
-            cut[f, p] = min(gap[f, p], ff) / ff if ff > 0 else 0.0
-    o_cc, i_cc = _cut(flexible, cc_payer, cc_payee, cut, less)
-    o_it, i_it = _cut(flex_items, it_payer, it_payee, cut, items_cut)
+            g = gap[f, p]
+            if g > 0:
+                ff = f_cc[f, p] + f_it[f, p]
+                cut[f, p] = min(g, ff) / ff if ff > 0 else 0.0
+    o_tot, i_tot = np.zeros((F, P)), np.zeros((F, P))
+    for k in range(n_cc):
+        b, e = cc_payer[k], cc_payee[k]
+        if 0 <= b < F:
+            share = 1.0 - top[k]
+            for p in range(P):
+                c = cut[b, p]
+                if c > 0:
+                    v = (a_cc[k, p] * share) * c
+                    less[k, p] = v
+                    o_tot[b, p] += v
+                    if 0 <= e < F:
+                        i_tot[e, p] += v
+    o_it, i_it = np.zeros((F, P)), np.zeros((F, P))
+    for i in range(n_it):
+        b, e = it_payer[i], it_payee[i]
+        if 0 <= b < F and milestone[i]:
+            amt = amount[i]
+            for p in range(P):
+                c = cut[b, p]
+                if c > 0 and items_due[i, p]:
+                    v = (amt * 1.0) * c
+                    items_cut[i, p] = v
+                    o_it[b, p] += v
+                    if 0 <= e < F:
+                        i_it[e, p] += v
     for f in range(F):
         for p in range(P):
-            out_new[f, p] = (out[f, p] - o_cc[f, p]) - o_it[f, p]
-            inn_new[f, p] = (inn[f, p] - i_cc[f, p]) - i_it[f, p]
+            out_new[f, p] = (out[f, p] - o_tot[f, p]) - o_it[f, p]
+            inn_new[f, p] = (inn[f, p] - i_tot[f, p]) - i_it[f, p]
 
 
 def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_cash: F64,
@@ -330,8 +340,8 @@ def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_
     """
     F, P = cash.shape
     c = np.ascontiguousarray
-    less = np.empty((len(top), P))
-    items_cut = np.empty((len(amount), P))
+    less = np.zeros((len(top), P))
+    items_cut = np.zeros((len(amount), P))
     inn_new, out_new = np.empty((F, P)), np.empty((F, P))
     _flex(cash, c(inn), c(out), c(opex), c(w_int), c(w_prin), c(min_cash, np.float64), alive,
           c(a_cc, np.float64), c(top, np.float64), c(cc_payer, np.int64), c(cc_payee, np.int64),
@@ -373,7 +383,7 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
               item_paid: Any, failing: Any, item_contract: Any, item_amount: Any, item_eq: Any,
               ln: Any, sched_ln: Any, borrower: Any, rate_q: Any, mat_now: Any, linear: Any,
               denom: Any, loan_out: Any, accel: Any, sold: Any, items_due: Any,
-              prin_sched: Any, maturing: Any) -> None:  # pragma: no cover
+              prin_sched: Any, maturing: Any, rows: Any, filled: Any) -> None:  # pragma: no cover
     F, P = alive.shape
     r = g[0]  # compute commitments
     for k in range(cc.shape[0]):
@@ -431,6 +441,12 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
             A[g[7] + k, p] = interest * (1.0 - on)
             A[g[8] + k, p] = pr * on
             A[g[9] + k, p] = pr * (1.0 - on)
+    # the rows written that carry anything (a nonzero or NaN entry), early exit per row
+    for e in range(rows[0], rows[1]):
+        for p in range(P):
+            if A[e, p] != 0.0:
+                filled[e] = True
+                break
 
 
 def schedule(n_edges: int, groups: Any, live: NDArray[np.bool_], alive: NDArray[np.bool_],
@@ -441,7 +457,7 @@ def schedule(n_edges: int, groups: Any, live: NDArray[np.bool_], alive: NDArray[
              ln: NDArray[np.int64], sched_ln: F64, borrower: NDArray[np.int64], rate_q: F64,
              mat_now: NDArray[np.bool_], linear: NDArray[np.bool_], denom: F64, loan_out: F64,
              accel: NDArray[np.bool_], sold: NDArray[np.bool_]
-             ) -> tuple[F64, NDArray[np.bool_], F64, F64]:
+             ) -> tuple[F64, NDArray[np.bool_], F64, F64, NDArray[np.bool_]]:
     """The quarter's scheduled payments on every edge (E, P), before any flex or default.
 
     Compute commitments, build-out orders (``cap_amount`` (n_capex,) for
@@ -450,25 +466,29 @@ def schedule(n_edges: int, groups: Any, live: NDArray[np.bool_], alive: NDArray[
     milestones met: ``failing`` (n_items, P) zero), loan draws, interest and
     principal (to the lender, or to the world when the loan was sold). Returns
     ``A``, the tranches due (n_items, P), the scheduled principal and the part
-    of it that matures (refinanced like world debt) (n_ln, P). Clears ``accel``
-    (n_ln, P) in place: an accelerated loan's whole principal falls due now.
+    of it that matures (refinanced like world debt) (n_ln, P), and which rows of ``A``
+    carry anything (E,) (``A.any(axis=1)``). Clears ``accel`` (n_ln, P) in place: an
+    accelerated loan's whole principal falls due now.
     """
     P = alive.shape[1]
     c = np.ascontiguousarray
     A = np.zeros((n_edges, P))
-    g = np.array([groups[k].start for k in ("cc", "capex", "capex_twin", "cp", "eq", "draw",
-                                            "interest", "interest_twin", "principal",
-                                            "principal_twin")], np.int64)
+    keys = ("cc", "capex", "capex_twin", "cp", "eq", "draw", "interest", "interest_twin",
+            "principal", "principal_twin")
+    g = np.array([groups[k].start for k in keys], np.int64)
+    rows = np.array([min(groups[k].start for k in keys), max(groups[k].stop for k in keys)],
+                    np.int64)  # the rows written
     items_due = np.empty((len(item_amount), P), np.bool_)
     prin_sched, maturing = np.empty((len(ln), P)), np.empty((len(ln), P))
+    filled = np.zeros(n_edges, np.bool_)
     _schedule(A, live, alive, g, c(cc, np.int64), c(sched_cc, float), c(cap_cc, np.int64),
               c(cap_amount, float), c(vendor, np.int64), c(cp, np.int64), c(sched_cp, float),
               c(item_due_now, np.bool_), c(item_paid, np.bool_), c(failing, float),
               c(item_contract, np.int64), c(item_amount, float), c(item_eq, np.int64),
               c(ln, np.int64), c(sched_ln, float), c(borrower, np.int64), c(rate_q, float),
               c(mat_now, np.bool_), c(linear, np.bool_), c(denom, float), c(loan_out, float),
-              accel, c(sold, np.bool_), items_due, prin_sched, maturing)
-    return A, items_due, prin_sched, maturing
+              accel, c(sold, np.bool_), items_due, prin_sched, maturing, rows, filled)
+    return A, items_due, prin_sched, maturing, filled
 
 
 def schedule_reference(n_edges: int, groups: Any, live: NDArray[np.bool_],
@@ -480,8 +500,8 @@ def schedule_reference(n_edges: int, groups: Any, live: NDArray[np.bool_],
                        item_eq: NDArray[np.int64], ln: NDArray[np.int64], sched_ln: F64,
                        borrower: NDArray[np.int64], rate_q: F64, mat_now: NDArray[np.bool_],
                        linear: NDArray[np.bool_], denom: F64, loan_out: F64,
-                       accel: NDArray[np.bool_], sold: NDArray[np.bool_]
-                       ) -> tuple[F64, NDArray[np.bool_], F64, F64]:
+                                 accel: NDArray[np.bool_], sold: NDArray[np.bool_]
+                       ) -> tuple[F64, NDArray[np.bool_], F64, F64, NDArray[np.bool_]]:
     """The numpy twin of :func:`schedule`."""
     F, P = alive.shape
     g = groups
@@ -509,4 +529,4 @@ def schedule_reference(n_edges: int, groups: Any, live: NDArray[np.bool_],
     A[g["interest_twin"]] = interest * sold
     A[g["principal"]] = prin * ~sold
     A[g["principal_twin"]] = prin * sold
-    return A, items_due, prin, maturing
+    return A, items_due, prin, maturing, A.any(axis=1)

@@ -258,7 +258,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     failing = (plan.item_failing @ (~st.cond_ok).astype(float) if len(plan.eq)
                else np.zeros((0, P)))
     ln = plan.ln
-    A, items_due, prin_sched, maturing = schedule(
+    A, items_due, prin_sched, maturing, filled = schedule(
         E.n, g, live, alive, cc, plan.sched[cc, t], E.capex_cc,
         plan.cc_capex[E.capex_cc, t] * E.capex_share, E.payee[g["capex"]], plan.cp,
         plan.sched[plan.cp, t], plan.item_at <= t, st.item_paid, failing, plan.item_contract,
@@ -274,8 +274,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
                                             plan.ladder, alive)
     st.called = np.zeros((F, P))
     roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
-    # edge totals over the rows of A that carry anything this quarter (most are zero)
-    nz0 = _nonzero_rows(A)
+    # edge totals over the rows of A that carry anything this quarter (most are zero); on a
+    # few paths, every row (one pattern, so the restricted sums stay cached)
+    nz0 = np.flatnonzero(filled) if P >= 32 else np.arange(E.n)
     Az = A[nz0]
     inn = E.in_inc[:, :F].rows(nz0) @ Az
     loop_due_in = plan.commercial_in.rows(nz0) @ Az
@@ -466,16 +467,6 @@ def _backstop_calls(plan: Plan, st: State, t: int, A: F64, rerent_cc: F64) -> F6
         gap = np.maximum(plan.bk_threshold[k] * base - got, 0.0)
         active = st.live[i] & (plan.bk_start[k] <= t) & (t <= plan.bk_end[k])
         out[k] = np.minimum(gap, st.bk_left[k]) * active
-    return out
-
-
-def _nonzero_rows(a: F64) -> NDArray[np.int64]:
-    """Rows of ``a`` (k, P) with a nonzero (or NaN) entry: the only rows a total must add.
-
-    On a few paths, every row (one pattern, so the restricted sums stay cached).
-    """
-    out: NDArray[np.int64] = (np.flatnonzero(a.any(axis=1)) if a.shape[1] >= 32
-                              else np.arange(len(a)))
     return out
 
 
