@@ -65,6 +65,20 @@ def test_cash_position_blocks_equal_their_twins(F: int, P: int, seed: int) -> No
           K.short_reference(x, raised, out, wo, cash, alive))
 
 
+@SMALL
+@given(st.integers(1, 6), st.integers(1, 12), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_pay_equals_its_twin(F: int, E: int, P: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    A = np.abs(_money(rng, (E, P), zeros=0.5))
+    r = rng.random((F + 1, P))
+    payer = rng.integers(0, F + 1, E)
+    rows = np.flatnonzero(rng.random(E) < 0.6)
+    got = K.pay(A, r, payer, rows)
+    _same(got, K.pay_reference(A, r, payer, rows))
+    off = np.setdiff1d(np.arange(E), rows)
+    assert not got[off].any()  # rows outside ``rows`` carry nothing
+
+
 def test_a_short_firm_is_found_and_a_dead_one_is_not() -> None:
     # hand case: cash 1, owes 3 to the world, raised 1 → short by 1 (beyond the 1e-3 slack)
     one = np.ones((2, 1))

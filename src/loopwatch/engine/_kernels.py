@@ -28,6 +28,8 @@ __all__ = [
     "market_reference",
     "opex",
     "opex_reference",
+    "pay",
+    "pay_reference",
     "position",
     "position_reference",
     "schedule",
@@ -220,6 +222,34 @@ def position_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_p
     x = cash + inn - out - wo
     need = np.where(alive, np.maximum(min_cash[:, None] - x, 0.0), 0.0)
     return x, wo, need, np.where(alive, np.maximum(-x, 0.0), 0.0)
+
+
+@_jit
+def _pay(A: Any, r: Any, payer: Any, rows: Any, paid: Any) -> None:  # pragma: no cover
+    P = A.shape[1]
+    for e in rows:
+        b = payer[e]
+        for p in range(P):
+            paid[e, p] = A[e, p] * r[b, p]
+
+
+def pay(A: F64, r: F64, payer: NDArray[np.int64], rows: NDArray[np.int64]) -> F64:
+    """What is paid on each edge (E, P): ``A`` at its payer's clearing ratio ``r`` (F + 1, P).
+
+    Only the rows ``rows`` may carry anything (a superset is fine); the others are
+    zero, without a pass over them.
+    """
+    paid = np.zeros_like(A)
+    _pay(A, np.ascontiguousarray(r), np.ascontiguousarray(payer, np.int64),
+         np.ascontiguousarray(rows, np.int64), paid)
+    return paid
+
+
+def pay_reference(A: F64, r: F64, payer: NDArray[np.int64], rows: NDArray[np.int64]) -> F64:
+    """The numpy twin of :func:`pay`."""
+    paid = np.zeros_like(A)
+    paid[rows] = A[rows] * r[payer[rows]]
+    return paid
 
 
 @_jit

@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from loopwatch.engine._kernels import flex as flex_kernel
-from loopwatch.engine._kernels import market, position, schedule, world_debt_due
+from loopwatch.engine._kernels import market, pay, position, schedule, world_debt_due
 from loopwatch.engine._kernels import opex as opex_kernel
 from loopwatch.engine._kernels import short as short_after
 from loopwatch.engine.draws import Draws
@@ -291,11 +291,10 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     # of book loans' scheduled principal (the book lender is repaid in full)
     roll = (w_sched + plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln]) @ maturing) \
         * roll_share
-    raised = Raised.zeros(F, P)
-    if roll.any():
+    rolled = bool(roll.any())
+    if rolled:
         led.from_world(roll, Account.debt)
         add_world_debt(st, roll, mkt.new_rate)
-        raised.debt += roll
 
     # 3b. take-or-pay flex, then backstop calls
     out = E.out_inc[:, :F].rows(nz0) @ Az
@@ -331,8 +330,10 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     x, wo, need, deficit = position(led[Account.cash], inn, out, opex, w_int, w_prin,
                                     plan.min_cash, alive)
     got = waterfall(plan, st, need, deficit, mkt)
-    raised.add(got)
     short = short_after(x, got, out, wo, led[Account.cash], alive)
+    # the quarter's funding: the waterfall's arrays (fresh), debt with the roll-over
+    raised = Raised(got.facility, got.debt + roll if rolled else got.debt, got.equity,
+                    got.warrant, got.stake_sale)
 
     # 5. clearing and cascades, on the paths where a firm is short (``resolve`` reads and
     # writes only those columns; a firm pushed short in a cascade goes through the waterfall
@@ -348,8 +349,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         nz = _with_rows(nz1, A, [g["accelerated"], g["accelerated_twin"], g["penalty"]])
         # every edge is paid at its payer's ratio (exactly 1 off the short paths, and for the
         # world); rows outside ``nz`` carry nothing
-        paid = np.zeros_like(A)
-        paid[nz] = A[nz] * r[E.payer[nz]]
+        paid = pay(A, r, E.payer, nz)
         rf = r[:F]
         _post_edges(plan, st, t, paid, nz, Dnew)
         opex = opex_out * rf + ratio * (plan.commercial_in.rows(nz) @ paid[nz]) * alive_start
