@@ -79,6 +79,25 @@ def test_pay_equals_its_twin(F: int, E: int, P: int, seed: int) -> None:
     assert not got[off].any()  # rows outside ``rows`` carry nothing
 
 
+@SMALL
+@given(st.integers(1, 5), st.integers(1, 8), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_backstop_equals_its_twin(n_bk: int, n_cc: int, P: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    F, C = 4, n_cc + n_bk + 2
+    cc = rng.permutation(C)[:n_cc]
+    args = dict(
+        live=rng.random((C, P)) < 0.7, stranded=np.abs(_money(rng, (n_cc, P), zeros=0.7)),
+        sched_t=np.abs(_money(rng, (n_cc,))), a_cc=np.abs(_money(rng, (n_cc, P))),
+        rerent_cc=np.abs(_money(rng, (n_cc, P), zeros=0.6)), cc=cc,
+        cc_payee=rng.integers(0, F, n_cc), covers=rng.integers(-1, n_cc, n_bk),
+        beneficiary=rng.integers(0, F, n_bk), threshold=rng.random(n_bk) * 1.2,
+        active=rng.random(n_bk) < 0.8, left=np.abs(_money(rng, (n_bk, P))),
+        bk_live=rng.random((n_bk, P)) < 0.8)
+    got = K.backstop(**args)
+    _same(got, K.backstop_reference(**args))
+    assert (got >= 0).all() and (got <= args["left"]).all()
+
+
 def test_a_short_firm_is_found_and_a_dead_one_is_not() -> None:
     # hand case: cash 1, owes 3 to the world, raised 1 → short by 1 (beyond the 1e-3 slack)
     one = np.ones((2, 1))

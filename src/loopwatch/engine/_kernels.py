@@ -22,6 +22,8 @@ from numpy.typing import NDArray
 from loopwatch.engine.incidence import Sum
 
 __all__ = [
+    "backstop",
+    "backstop_reference",
     "flex",
     "flex_reference",
     "market",
@@ -222,6 +224,85 @@ def position_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_p
     x = cash + inn - out - wo
     need = np.where(alive, np.maximum(min_cash[:, None] - x, 0.0), 0.0)
     return x, wo, need, np.where(alive, np.maximum(-x, 0.0), 0.0)
+
+
+@_jit
+def _backstop(live: Any, stranded: Any, sched_t: Any, a_cc: Any, rerent_cc: Any, cc: Any,
+              ptr: Any, idx: Any, threshold: Any, active: Any, left: Any, bk_live: Any,
+              out: Any) -> None:  # pragma: no cover
+    P = a_cc.shape[1]
+    for k in range(ptr.shape[0] - 1):
+        if not active[k]:
+            continue
+        lo, hi, th = ptr[k], ptr[k + 1], threshold[k]
+        for p in range(P):
+            base, got = 0.0, 0.0
+            for m in range(lo, hi):  # the covered commitments, summed in order
+                j = idx[m]
+                cap = (1.0 if (live[cc[j], p] or stranded[j, p] > 0) else 0.0) * sched_t[j]
+                used = a_cc[j, p] + rerent_cc[j, p]
+                if m == lo:
+                    base, got = cap, used
+                else:
+                    base += cap
+                    got += used
+            gap = max(th * base - got, 0.0)
+            out[k, p] = min(gap, left[k, p]) * (1.0 if bk_live[k, p] else 0.0)
+
+
+def _covered(covers: NDArray[np.int64], beneficiary: NDArray[np.int64],
+             cc_payee: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The commitments each backstop covers, as (ptr, idx): one, or all of its beneficiary's."""
+    parts = [np.array([j]) if j >= 0 else np.flatnonzero(cc_payee == b)
+             for j, b in zip(covers, beneficiary, strict=True)]
+    ptr = np.zeros(len(parts) + 1, np.int64)
+    ptr[1:] = np.cumsum([len(x) for x in parts])
+    idx = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    return ptr, idx
+
+
+def backstop(live: NDArray[np.bool_], stranded: F64, sched_t: F64, a_cc: F64, rerent_cc: F64,
+             cc: NDArray[np.int64], cc_payee: NDArray[np.int64], covers: NDArray[np.int64],
+             beneficiary: NDArray[np.int64], threshold: F64, active: NDArray[np.bool_],
+             left: F64, bk_live: NDArray[np.bool_]) -> F64:
+    """What each backstop owes this quarter (n_bk, P): the shortfall below its threshold.
+
+    A backstop covers one compute commitment (``covers`` its position in ``cc``) or,
+    with ``covers`` −1, all of its ``beneficiary``'s commitments (payee ``cc_payee``).
+    Its base is the covered capacity (``sched_t`` (n_cc,) on commitments ``live``
+    (C, P) or ``stranded`` (n_cc, P)), what is used is what buyers pay (``a_cc``) and
+    re-rent revenue; it owes ``threshold`` × base − used, at most ``left``, while
+    ``active`` (in its window) and ``bk_live`` (its contract live).
+    """
+    n_bk, P = left.shape
+    ptr, idx = _covered(covers, beneficiary, cc_payee)
+    out = np.zeros((n_bk, P))
+    _backstop(live, np.ascontiguousarray(stranded, np.float64), np.ascontiguousarray(sched_t, float),
+              np.ascontiguousarray(a_cc), np.ascontiguousarray(rerent_cc, np.float64),
+              np.ascontiguousarray(cc, np.int64), ptr, idx, np.ascontiguousarray(threshold, float),
+              np.ascontiguousarray(active, np.bool_), np.ascontiguousarray(left, np.float64),
+              np.ascontiguousarray(bk_live, np.bool_), out)
+    return out
+
+
+def backstop_reference(live: NDArray[np.bool_], stranded: F64, sched_t: F64, a_cc: F64,
+                       rerent_cc: F64, cc: NDArray[np.int64], cc_payee: NDArray[np.int64],
+                       covers: NDArray[np.int64], beneficiary: NDArray[np.int64],
+                       threshold: F64, active: NDArray[np.bool_], left: F64,
+                       bk_live: NDArray[np.bool_]) -> F64:
+    """The numpy twin of :func:`backstop`."""
+    capacity = (live[cc] | (stranded > 0)) * sched_t[:, None]
+    used = a_cc + rerent_cc
+    out = np.zeros(left.shape)
+    for k, j in enumerate(covers):
+        if j >= 0:
+            base, got = capacity[j], used[j]
+        else:
+            mine = cc_payee == beneficiary[k]
+            base, got = capacity[mine].sum(axis=0), used[mine].sum(axis=0)
+        gap = np.maximum(threshold[k] * base - got, 0.0)
+        out[k] = np.minimum(gap, left[k]) * (bk_live[k] & active[k])
+    return out
 
 
 @_jit

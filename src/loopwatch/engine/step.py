@@ -39,6 +39,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine._kernels import backstop as backstop_kernel
 from loopwatch.engine._kernels import flex as flex_kernel
 from loopwatch.engine._kernels import market, pay, position, schedule, world_debt_due
 from loopwatch.engine._kernels import opex as opex_kernel
@@ -314,7 +315,10 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         if flex_it:
             A[g["eq"]] -= plan.item_to_eq @ items_cut
     if len(plan.bk):
-        calls = _backstop_calls(plan, st, t, A, rerent_cc)
+        calls = backstop_kernel(
+            st.live, st.stranded, plan.sched[cc, t], A[g["cc"]], rerent_cc, cc, plan.payee[cc],
+            plan.bk_covers, plan.payee[plan.bk], plan.bk_threshold,
+            (plan.bk_start <= t) & (t <= plan.bk_end), st.bk_left, st.live[plan.bk])
         A[g["bk"]] = calls
         out = out + plan.incidence(plan.bk, plan.payer) @ calls
         inn = inn + plan.incidence(plan.bk, plan.payee) @ calls
@@ -445,28 +449,6 @@ def _rerent_cc(plan: Plan, st: State, t: int) -> F64:
     price = (plan.sched[plan.cc, t] * rr.spot_price * plan.shock_rerent[t, cloud]
              * rr.utilisation)[:, None]
     out: F64 = st.stranded * st.alive[cloud] * price
-    return out
-
-
-def _backstop_calls(plan: Plan, st: State, t: int, A: F64, rerent_cc: F64) -> F64:
-    """What each backstop owes this quarter (n_bk, P): the shortfall below its threshold."""
-    g = plan.edges.groups
-    cc = plan.cc
-    P = st.P
-    paid_cc = A[g["cc"]]
-    capacity = (st.live[cc] | (st.stranded > 0)) * plan.sched[cc, t][:, None]
-    used = paid_cc + rerent_cc
-    out = np.zeros((len(plan.bk), P))
-    for k, i in enumerate(plan.bk):
-        j = plan.bk_covers[k]
-        if j >= 0:
-            base, got = capacity[j], used[j]
-        else:
-            mine = plan.payee[cc] == plan.payee[i]
-            base, got = capacity[mine].sum(axis=0), used[mine].sum(axis=0)
-        gap = np.maximum(plan.bk_threshold[k] * base - got, 0.0)
-        active = st.live[i] & (plan.bk_start[k] <= t) & (t <= plan.bk_end[k])
-        out[k] = np.minimum(gap, st.bk_left[k]) * active
     return out
 
 
