@@ -448,7 +448,8 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (step_module, "flex_kernel", _kernels.flex_reference),
             (step_module, "schedule", _kernels.schedule_reference),
             (step_module, "pay", _kernels.pay_reference),
-            (step_module, "backstop_kernel", _kernels.backstop_reference)):
+            (step_module, "backstop_kernel", _kernels.backstop_reference),
+            (step_module, "income_kernel", _kernels.income_reference)):
         monkeypatch.setattr(mod, name, twin)
 
 

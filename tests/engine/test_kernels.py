@@ -98,6 +98,22 @@ def test_backstop_equals_its_twin(n_bk: int, n_cc: int, P: int, seed: int) -> No
     assert (got >= 0).all() and (got <= args["left"]).all()
 
 
+@SMALL
+@given(st.integers(1, 6), st.integers(0, 7), st.integers(1, 9), st.floats(0.0, 1.0),
+       st.integers(0, 2**32 - 1))
+def test_income_equals_its_twin(F: int, n_cc: int, P: int, stranded_share: float,
+                                seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    stranded = np.abs(_money(rng, (n_cc, P))) * (rng.random((n_cc, P)) < stranded_share)
+    args = (np.abs(_money(rng, (F,))), rng.random(F), rng.random((F, P)) * 2, rng.random(F) * 2,
+            rng.random((F, P)) < 0.8, np.abs(_money(rng, (F, P))), stranded,
+            np.abs(_money(rng, (n_cc,))), rng.integers(0, F, n_cc),
+            np.abs(_money(rng, (n_cc,))) * rng.random(n_cc))
+    got, ref = K.income(*args), K.income_reference(*args)
+    assert (got[3] is None) == (ref[3] is None) == (not stranded.any())
+    _same(tuple(x for x in got if x is not None), tuple(x for x in ref if x is not None))
+
+
 def test_a_short_firm_is_found_and_a_dead_one_is_not() -> None:
     # hand case: cash 1, owes 3 to the world, raised 1 → short by 1 (beyond the 1e-3 slack)
     one = np.ones((2, 1))

@@ -24,6 +24,8 @@ from loopwatch.engine.incidence import Sum
 __all__ = [
     "backstop",
     "backstop_reference",
+    "income",
+    "income_reference",
     "flex",
     "flex_reference",
     "market",
@@ -224,6 +226,75 @@ def position_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_p
     x = cash + inn - out - wo
     need = np.where(alive, np.maximum(min_cash[:, None] - x, 0.0), 0.0)
     return x, wo, need, np.where(alive, np.maximum(-x, 0.0), 0.0)
+
+
+@_jit
+def _income(nlq: Any, ai: Any, sent_eff: Any, shock_nl: Any, alive: Any, end: Any,
+            stranded: Any, sched_cc: Any, cloud: Any, price: Any, any_stranded: bool,
+            non_loop: Any, rerent_cc: Any, rerent: Any, loss: Any,
+            total: Any) -> None:  # pragma: no cover
+    F, P = alive.shape
+    for f in range(F):
+        a, lo, sh = nlq[f], 1.0 - ai[f], shock_nl[f]
+        for p in range(P):
+            non_loop[f, p] = (a * (lo + (ai[f] * sent_eff[f, p]) * sh)) * (
+                1.0 if alive[f, p] else 0.0)
+            rerent[f, p] = 0.0
+    for k in range(cloud.shape[0]):
+        c, pr, s = cloud[k], price[k], sched_cc[k]
+        for p in range(P):
+            on = 1.0 if alive[c, p] else 0.0
+            rr = (stranded[k, p] * on) * pr
+            rerent_cc[k, p] = rr
+            if any_stranded:
+                loss[k, p] = max((stranded[k, p] * s) * on - rr, 0.0)
+                rerent[c, p] += rr  # from 0.0, commitments in order (as the sparse total)
+    for f in range(F):
+        for p in range(P):
+            total[f, p] = (end[f, p] + non_loop[f, p]) + rerent[f, p]
+
+
+def income(nlq: F64, ai: F64, sent_eff: F64, shock_nl: F64, alive: NDArray[np.bool_], end: F64,
+           stranded: F64, sched_cc: F64, cloud: NDArray[np.int64], price: F64
+           ) -> tuple[F64, F64, F64, F64 | None, F64]:
+    """The quarter's income from outside the loop, per firm (F, P).
+
+    Non-loop revenue (``nlq`` (F,) a quarter's, its AI share ``ai`` scaled by
+    ``sent_eff`` (F, P) and the scenario's ``shock_nl`` (F,)); re-rent revenue of
+    stranded capacity (``stranded`` (n_cc, P) at ``price`` (n_cc,) a unit, to the
+    commitment's ``cloud``) per commitment and per firm; the loss of stranded
+    capacity (its value ``sched_cc`` (n_cc,) less its re-rent, ``None`` when
+    nothing is stranded); and ``end + non_loop + rerent``, all for live firms.
+    Returns ``(non_loop, rerent_cc, rerent, loss, total)``.
+    """
+    F, P = alive.shape
+    n = len(cloud)
+    any_stranded = bool(n and stranded.any())
+    non_loop, rerent, total = np.empty((F, P)), np.empty((F, P)), np.empty((F, P))
+    rerent_cc, loss = np.empty((n, P)), np.empty((n if any_stranded else 0, P))
+    c = np.ascontiguousarray
+    _income(c(nlq, float), c(ai, float), c(sent_eff, float), c(shock_nl, float),
+            c(alive, np.bool_), c(end, float), c(stranded, float), c(sched_cc, float),
+            c(cloud, np.int64), c(price, float), any_stranded, non_loop, rerent_cc, rerent, loss,
+            total)
+    return non_loop, rerent_cc, rerent, (loss if any_stranded else None), total
+
+
+def income_reference(nlq: F64, ai: F64, sent_eff: F64, shock_nl: F64,
+                     alive: NDArray[np.bool_], end: F64, stranded: F64, sched_cc: F64,
+                     cloud: NDArray[np.int64], price: F64
+                     ) -> tuple[F64, F64, F64, F64 | None, F64]:
+    """The numpy twin of :func:`income`."""
+    F, P = alive.shape
+    non_loop = nlq[:, None] * ((1.0 - ai[:, None]) + ai[:, None] * sent_eff
+                               * shock_nl[:, None]) * alive
+    rerent_cc = stranded * alive[cloud] * price[:, None]
+    rerent, loss = np.zeros((F, P)), None
+    if len(cloud) and stranded.any():
+        base = stranded * sched_cc[:, None] * alive[cloud]
+        rerent = _total(cloud, rerent_cc, F)
+        loss = np.maximum(base - rerent_cc, 0.0)
+    return non_loop, rerent_cc, rerent, loss, end + non_loop + rerent
 
 
 @_jit

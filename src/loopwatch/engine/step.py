@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine._kernels import backstop as backstop_kernel
 from loopwatch.engine._kernels import flex as flex_kernel
+from loopwatch.engine._kernels import income as income_kernel
 from loopwatch.engine._kernels import market, pay, position, schedule, world_debt_due
 from loopwatch.engine._kernels import opex as opex_kernel
 from loopwatch.engine._kernels import short as short_after
@@ -236,23 +237,21 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         # ``demand_multiplier`` does not change (it scales levels, not growth)
         demand = (st.dem_level * plan.dev_multiplier[:, None] * shock).sum(axis=0)
         end[plan.dev_firm] = st.dem_level * st.dem_mult * shock / 4.0 * alive[plan.dev_firm]
-    ai = plan.ai_share[:, None]
-    non_loop = plan.non_loop_q[t][:, None] * ((1.0 - ai) + ai * st.sent_eff
-                                              * plan.shock_non_loop[t][:, None]) * alive
+    # non-loop revenue (its AI share scaled by sentiment) and re-rent revenue: stranded
+    # capacity loses its contract value less what it re-rents for; the test is on the
+    # stranding, not on the re-rent (which is zero at a zero spot price or utilisation:
+    # the loss is then the whole value, and a path's numbers must not depend on whether
+    # another path in its chunk re-rents anything)
     cc = plan.cc
-    rerent_cc = _rerent_cc(plan, st, t) if len(cc) else np.zeros((0, P))
-    rerent = np.zeros((F, P))
-    if len(cc) and st.stranded.any():
-        # stranded capacity loses its contract value less what it re-rents for; the test is
-        # on the stranding, not on the re-rent (which is zero at a zero spot price or
-        # utilisation: the loss is then the whole value, and a path's numbers must not
-        # depend on whether another path in its chunk re-rents anything)
-        cloud, buyer = plan.payee[cc], plan.payer[cc]
-        base = st.stranded * plan.sched[cc, t][:, None] * alive[cloud]
-        rerent = plan.incidence(np.arange(len(cc)), cloud) @ rerent_cc
-        add_losses(st, np.maximum(base - rerent_cc, 0.0), cloud, buyer,
-                   np.full(len(cc), 3, np.int64))
-    led.from_world(end + non_loop + rerent, Account.equity)
+    rr = plan.scenario.rerent
+    cloud = plan.payee[cc]
+    non_loop, rerent_cc, rerent, stranded_loss, income_all = income_kernel(
+        plan.non_loop_q[t], plan.ai_share, st.sent_eff, plan.shock_non_loop[t], alive, end,
+        st.stranded, plan.sched[cc, t], cloud,
+        plan.sched[cc, t] * rr.spot_price * plan.shock_rerent[t, cloud] * rr.utilisation)
+    if stranded_loss is not None:
+        add_losses(st, stranded_loss, cloud, plan.payer[cc], np.full(len(cc), 3, np.int64))
+    led.from_world(income_all, Account.equity)
 
     # 3. scheduled flows
     live = st.live
@@ -440,16 +439,6 @@ def _pay_world(st: State, opex: F64, interest: F64, principal: F64) -> None:
     led.to_world(principal, Account.debt)
     st.world_debt = np.maximum(st.world_debt - principal, 0.0)
     st.loi_debt = np.minimum(st.loi_debt, st.world_debt)
-
-
-def _rerent_cc(plan: Plan, st: State, t: int) -> F64:
-    """Re-rent revenue of each stranded commitment this quarter (n_cc, P)."""
-    rr = plan.scenario.rerent
-    cloud = plan.payee[plan.cc]
-    price = (plan.sched[plan.cc, t] * rr.spot_price * plan.shock_rerent[t, cloud]
-             * rr.utilisation)[:, None]
-    out: F64 = st.stranded * st.alive[cloud] * price
-    return out
 
 
 def _with_rows(nz: NDArray[np.int64], a: F64, groups: list[slice]) -> NDArray[np.int64]:
