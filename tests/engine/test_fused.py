@@ -139,6 +139,7 @@ def test_sum_matches_scipy(seed: int, n: int, k: int, P: int, weighted: bool) ->
     nz = np.flatnonzero(rng.random(k) < 0.5)
     B = np.where(np.isin(np.arange(k), nz)[:, None], A, 0.0)
     np.testing.assert_array_equal(s.rows(nz) @ B[nz], spmm_reference(s.matrix, B))
+    np.testing.assert_array_equal(s.over(B, nz), spmm_reference(s.matrix, B))  # rows read in place
     out = _money(rng, (n, P))
     ref = out.copy()
     ref[s.used] += spmm_reference(s.compact, A)

@@ -181,6 +181,22 @@ class Sum:
             hit = cache[key] = self._restricted(np.asarray(nz, np.int64))
         return hit
 
+    def over(self, A: F64, nz: I64) -> F64:
+        """``self.rows(nz) @ A[nz]`` without copying the rows ``nz`` of ``A`` (k, P) out first.
+
+        The restricted map's entries are pointed back at their rows of ``A``, so the
+        compiled product reads them in place; same order, so the same bits.
+        """
+        r = self.rows(nz)
+        full: I64 | None = getattr(r, "_full", None)
+        if full is None:
+            full = r._full = np.ascontiguousarray(np.asarray(nz, np.int64)[r._m.indices])
+        X = A if (A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous
+                  and A.shape[0] == self.k) else _dense(A, self.k)
+        out = np.empty((r.n, X.shape[1]))
+        _fused.csr_matmul(r._m.indptr, full, r._m.data, X, out)
+        return out
+
     def _restricted(self, nz: I64) -> Sum:
         """Build :meth:`rows` without SciPy (cheap: it runs whenever the pattern is new)."""
         m = self.matrix

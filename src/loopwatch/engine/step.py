@@ -103,15 +103,15 @@ class Quarter:
 
     @cached_property
     def capex(self) -> F64:
-        return self.plan.capex_out.rows(self.nz) @ self.paid[self.nz]
+        return self.plan.capex_out.over(self.paid, self.nz)
 
     @cached_property
     def commitments_due(self) -> F64:
-        return self.plan.committed_out.rows(self.nz) @ self.A[self.nz]
+        return self.plan.committed_out.over(self.A, self.nz)
 
     @cached_property
     def paid_out_loop(self) -> F64:
-        return self.plan.to_firm_out.rows(self.nz) @ self.paid[self.nz]
+        return self.plan.to_firm_out.over(self.paid, self.nz)
 
     @cached_property
     def interest_due(self) -> F64:
@@ -277,9 +277,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     # edge totals over the rows of A that carry anything this quarter (most are zero); on a
     # few paths, every row (one pattern, so the restricted sums stay cached)
     nz0 = np.flatnonzero(filled) if P >= 32 else np.arange(E.n)
-    Az = A[nz0]
-    inn = E.in_inc[:, :F].rows(nz0) @ Az
-    loop_due_in = plan.commercial_in.rows(nz0) @ Az
+    inn = E.in_inc[:, :F].over(A, nz0)
+    loop_due_in = plan.commercial_in.over(A, nz0)
     ratio = plan.opex_ratio[:, None]
     # operating costs: fixed, plus the variable share of revenue; the share on network
     # revenue is charged on what is actually received (a payee does not deliver, or pay
@@ -297,7 +296,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         add_world_debt(st, roll, mkt.new_rate)
 
     # 3b. take-or-pay flex, then backstop calls
-    out = E.out_inc[:, :F].rows(nz0) @ Az
+    out = E.out_inc[:, :F].over(A, nz0)
     # a buyer short of cash cuts the flexible part of its commitments (above take-or-pay)
     # and the milestone tranches of its equity investments (which lapse), pro rata
     flex_cc = len(cc) > 0 and bool((plan.cc_take_or_pay < 1).any())
@@ -323,11 +322,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         inn = inn + plan.incidence(plan.bk, plan.payee) @ calls
 
     # the rows that may carry anything now: the flex only lowers amounts, backstop calls add
-    nz1 = _with_rows(nz0, A, [g["bk"]])
+    nz1 = _with_rows(filled, A, [g["bk"]])
     if len(cc) or len(plan.bk):
         # the variable cost of contract revenue follows the amounts finally due (after
         # the take-or-pay cut and backstop calls)
-        opex = opex_out + ratio * (plan.commercial_in.rows(nz1) @ A[nz1]) * alive
+        opex = opex_out + ratio * plan.commercial_in.over(A, nz1) * alive
 
     # 4. funding waterfall
     x, wo, need, deficit = position(led[Account.cash], inn, out, opex, w_int, w_prin,
@@ -349,13 +348,13 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
                     prin_sched=prin_sched)
         r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised)  # updates ``A`` in place
         # resolution only lowers amounts, but for acceleration and cancellation penalties
-        nz = _with_rows(nz1, A, [g["accelerated"], g["accelerated_twin"], g["penalty"]])
+        nz = _with_rows(filled, A, [g["accelerated"], g["accelerated_twin"], g["penalty"]])
         # every edge is paid at its payer's ratio (exactly 1 off the short paths, and for the
         # world); rows outside ``nz`` carry nothing
         paid = pay(A, r, E.payer, nz)
         rf = r[:F]
         _post_edges(plan, st, t, paid, nz, Dnew)
-        opex = opex_out * rf + ratio * (plan.commercial_in.rows(nz) @ paid[nz]) * alive_start
+        opex = opex_out * rf + ratio * plan.commercial_in.over(paid, nz) * alive_start
         _pay_world(st, opex, w_int * rf, (w_prin + cl.w_accel) * rf)
         D = Dnew[:, cols]
         if D.any():
@@ -401,8 +400,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
 
     # 6. valuation
     dep = depreciate(plan, st, t)
-    pz = paid[nz]
-    got_loop = plan.commercial_in.rows(nz) @ pz
+    got_loop = plan.commercial_in.over(paid, nz)
     revenue = end + non_loop + rerent + got_loop
     revalue(plan, st, t, revenue, demand, Dnew, dr.price[t])
     mark(plan, st, t)
@@ -441,16 +439,19 @@ def _pay_world(st: State, opex: F64, interest: F64, principal: F64) -> None:
     st.loi_debt = np.minimum(st.loi_debt, st.world_debt)
 
 
-def _with_rows(nz: NDArray[np.int64], a: F64, groups: list[slice]) -> NDArray[np.int64]:
-    """``nz`` with the rows of the edge groups ``groups`` of ``a`` that carry anything now.
+def _with_rows(filled: B8, a: F64, groups: list[slice]) -> NDArray[np.int64]:
+    """Rows that may carry anything: ``filled`` (E,), updated in place with the rows of the
+    edge groups ``groups`` of ``a`` that carry anything now.
 
     A superset of the nonzero rows is fine for the restricted totals (extra rows add
-    exact zeros); it saves a pass over every edge when only a few groups changed.
+    exact zeros); it saves a pass over every edge when only a few groups changed. On a
+    few paths, every row (one pattern, so the restricted sums stay cached).
     """
     if a.shape[1] < 32:
-        return nz  # every row already
-    extra = [grp.start + np.flatnonzero(a[grp].any(axis=1)) for grp in groups]
-    out: NDArray[np.int64] = np.union1d(nz, np.concatenate(extra)).astype(np.int64)
+        return np.arange(len(a))
+    for grp in groups:
+        filled[grp] |= a[grp].any(axis=1)
+    out: NDArray[np.int64] = np.flatnonzero(filled)
     return out
 
 
