@@ -24,10 +24,10 @@ from loopwatch.engine.incidence import Sum
 __all__ = [
     "backstop",
     "backstop_reference",
-    "income",
-    "income_reference",
     "flex",
     "flex_reference",
+    "income",
+    "income_reference",
     "market",
     "market_reference",
     "opex",
@@ -711,4 +711,5 @@ def schedule_reference(n_edges: int, groups: Any, live: NDArray[np.bool_],
     A[g["interest_twin"]] = interest * sold
     A[g["principal"]] = prin * ~sold
     A[g["principal_twin"]] = prin * sold
-    return A, items_due, prin, maturing, A.any(axis=1)
+    filled = cast(NDArray[np.bool_], A.any(axis=1))
+    return A, items_due, prin, maturing, filled

@@ -127,6 +127,7 @@ class Sum:
         self.matrix.sort_indices()
         self._compact()
         self._cache: dict[tuple[int | None, int | None, int | None, int], Sum] = {}
+        self._full: I64 | None = None  # a restriction's entries as rows of the full input
 
     def _compact(self) -> None:
         """The targets that receive anything, and the matrix restricted to them."""
@@ -188,9 +189,10 @@ class Sum:
         compiled product reads them in place; same order, so the same bits.
         """
         r = self.rows(nz)
-        full: I64 | None = getattr(r, "_full", None)
+        full = r._full
         if full is None:
-            full = r._full = np.ascontiguousarray(np.asarray(nz, np.int64)[r._m.indices])
+            full = np.ascontiguousarray(np.asarray(nz, np.int64)[r._m.indices])
+            r._full = full
         X = A if (A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous
                   and A.shape[0] == self.k) else _dense(A, self.k)
         out = np.empty((r.n, X.shape[1]))
@@ -207,6 +209,7 @@ class Sum:
         kept = np.concatenate([[0], np.cumsum(keep)])  # kept entries before each position
         indptr = kept[m.indptr]
         out = object.__new__(Sum)
+        out._full = None  # the entries' rows of the full input (see :meth:`over`)
         out.target, out.k, out.n = self.target, len(nz), self.n
         out._m = _CSR((self.n, len(nz)), indptr, col[keep], m.data[keep])
         out.matrix = out._m
@@ -233,6 +236,7 @@ class Weighted(Sum):
         self.matrix.sort_indices()
         self._compact()
         self._cache = {}
+        self._full = None
 
     @classmethod
     def dense(cls, M: F64) -> Weighted:
