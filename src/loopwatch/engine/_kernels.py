@@ -473,7 +473,7 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
             if g > 0:
                 ff = f_cc[f, p] + f_it[f, p]
                 cut[f, p] = min(g, ff) / ff if ff > 0 else 0.0
-    o_tot, i_tot = np.zeros((F, P)), np.zeros((F, P))
+    o_cc, i_cc = np.zeros((F, P)), np.zeros((F, P))
     for k in range(n_cc):
         b, e = cc_payer[k], cc_payee[k]
         if 0 <= b < F:
@@ -483,9 +483,9 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
                 if c > 0:
                     v = (a_cc[k, p] * share) * c
                     less[k, p] = v
-                    o_tot[b, p] += v
+                    o_cc[b, p] += v
                     if 0 <= e < F:
-                        i_tot[e, p] += v
+                        i_cc[e, p] += v
     o_it, i_it = np.zeros((F, P)), np.zeros((F, P))
     for i in range(n_it):
         b, e = it_payer[i], it_payee[i]
@@ -501,8 +501,8 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
                         i_it[e, p] += v
     for f in range(F):
         for p in range(P):
-            out_new[f, p] = (out[f, p] - o_tot[f, p]) - o_it[f, p]
-            inn_new[f, p] = (inn[f, p] - i_tot[f, p]) - i_it[f, p]
+            out_new[f, p] = (out[f, p] - o_cc[f, p]) - o_it[f, p]
+            inn_new[f, p] = (inn[f, p] - i_cc[f, p]) - i_it[f, p]
 
 
 def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_cash: F64,
