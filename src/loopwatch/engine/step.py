@@ -245,10 +245,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     cc = plan.cc
     rr = plan.scenario.rerent
     cloud = plan.payee[cc]
+    sched_cc = plan.sched[cc, t]  # this quarter's value of each compute commitment
     non_loop, rerent_cc, rerent, stranded_loss, income_all = income_kernel(
         plan.non_loop_q[t], plan.ai_share, st.sent_eff, plan.shock_non_loop[t], alive, end,
-        st.stranded, plan.sched[cc, t], cloud,
-        plan.sched[cc, t] * rr.spot_price * plan.shock_rerent[t, cloud] * rr.utilisation)
+        st.stranded, sched_cc, cloud,
+        sched_cc * rr.spot_price * plan.shock_rerent[t, cloud] * rr.utilisation)
     if stranded_loss is not None:
         add_losses(st, stranded_loss, cloud, plan.payer[cc], np.full(len(cc), 3, np.int64))
     led.from_world(income_all, Account.equity)
@@ -259,7 +260,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
                else np.zeros((0, P)))
     ln = plan.ln
     A, items_due, prin_sched, maturing, filled = schedule(
-        E.n, g, live, alive, cc, plan.sched[cc, t], E.capex_cc,
+        E.n, g, live, alive, cc, sched_cc, E.capex_cc,
         plan.cc_capex[E.capex_cc, t] * E.capex_share, E.payee[g["capex"]], plan.cp,
         plan.sched[plan.cp, t], plan.item_at <= t, st.item_paid, failing, plan.item_contract,
         plan.item_amount, plan.item_eq, ln, plan.sched[ln, t], plan.payee[ln],
@@ -274,9 +275,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
                                             plan.ladder, alive)
     st.called = np.zeros((F, P))
     roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
-    # edge totals over the rows of A that carry anything this quarter (most are zero); on a
-    # few paths, every row (one pattern, so the restricted sums stay cached)
-    nz0 = np.flatnonzero(filled) if P >= 32 else np.arange(E.n)
+    # edge totals over the rows of A that carry anything this quarter (most are zero)
+    nz0 = _with_rows(filled, A, [])
     inn = E.in_inc[:, :F].over(A, nz0)
     loop_due_in = plan.commercial_in.over(A, nz0)
     ratio = plan.opex_ratio[:, None]
@@ -314,7 +314,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             A[g["eq"]] -= plan.item_to_eq @ items_cut
     if len(plan.bk):
         calls = backstop_kernel(
-            st.live, st.stranded, plan.sched[cc, t], A[g["cc"]], rerent_cc, cc, plan.payee[cc],
+            st.live, st.stranded, sched_cc, A[g["cc"]], rerent_cc, cc, cloud,
             plan.bk_covers, plan.payee[plan.bk], plan.bk_threshold,
             (plan.bk_start <= t) & (t <= plan.bk_end), st.bk_left, st.live[plan.bk])
         A[g["bk"]] = calls
