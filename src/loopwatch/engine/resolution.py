@@ -50,7 +50,7 @@ from loopwatch.engine.funding import Market, Raised, waterfall
 from loopwatch.engine.incidence import cached_sum
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Kind, Plan
-from loopwatch.engine.state import State
+from loopwatch.engine.state import State, gather, scatter
 from loopwatch.errors import ConvergenceError
 
 __all__ = ["Claims", "clear", "resolve", "settle_defaults", "terminate"]
@@ -234,12 +234,13 @@ class Claims:
 def estate(plan: Plan, st: State, cols: I64) -> F64:
     """Cash plus what a liquidation would realise, per firm, on paths ``cols`` (F, S)."""
     cr = plan.scenario.credit
-    bal = st.ledger.bal[:, :, cols]
+    bal = st.ledger.bal
     stakes_live = plan.incidence(np.arange(len(plan.eq)), plan.payer[plan.eq]) @ (
-        st.stake_val[:, cols] * st.alive[plan.payee[plan.eq]][:, cols])
-    out: F64 = (bal[Account.cash] + cr.recovery_assets * (bal[Account.compute]
-                                                          + bal[Account.other] + stakes_live)
-                + cr.recovery_receivables * bal[Account.loans])
+        gather(st.stake_val, cols) * gather(st.alive, cols)[plan.payee[plan.eq]])
+    out: F64 = (gather(bal[Account.cash], cols)
+                + cr.recovery_assets * (gather(bal[Account.compute], cols)
+                                        + gather(bal[Account.other], cols) + stakes_live)
+                + cr.recovery_receivables * gather(bal[Account.loans], cols))
     return out
 
 
@@ -247,7 +248,7 @@ def _apply_default(plan: Plan, st: State, t: int, cols: I64, cl: Claims,
                    D: B8) -> tuple[F64, F64]:
     """Edge amounts and world claims on paths ``cols`` when the firms in ``D`` (F, S) default."""
     g = plan.edges.groups
-    A = cl.A[:, cols]
+    A = gather(cl.A, cols)
     ln, eq, cc = plan.ln, plan.eq, plan.cc
     if len(ln):
         owes = D[plan.payee[ln]]
@@ -317,7 +318,7 @@ def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Market,
     Dfull = np.zeros((F, P), bool)
     Dfull[:, cols] = D
     rounds[:, cols] = rnd
-    cl.A[:, cols] = A
+    scatter(cl.A, cols, A)
     cl.w_accel[:, cols] = D * np.maximum(st.world_debt[:, cols] - cl.w_prin[:, cols], 0.0)
     return r_full, Dfull, rounds
 

@@ -21,7 +21,7 @@ resolution) are compiled gathers and scatters; their numpy twins are
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,7 +30,7 @@ from loopwatch.engine import _fused
 from loopwatch.engine.ledger import Account, Ledger
 from loopwatch.engine.plan import Plan
 
-__all__ = ["KernelIndex", "State", "contiguous", "kernel_index", "owned"]
+__all__ = ["KernelIndex", "State", "contiguous", "gather", "kernel_index", "owned", "scatter"]
 
 F64 = NDArray[np.float64]
 B8 = NDArray[np.bool_]
@@ -207,13 +207,13 @@ class State:
         sub = object.__new__(State)
         sub.P = S
         for name in self.RESOLUTION:
-            setattr(sub, name, _take(getattr(self, name), cols))
+            setattr(sub, name, gather(getattr(self, name), cols))
         for name in self.ACCUMULATORS:
             setattr(sub, name, np.zeros((getattr(self, name).shape[0], S)))
         led = self.ledger
         sub.ledger = object.__new__(Ledger)
         sub.ledger.P, sub.ledger.F = S, led.F
-        sub.ledger.bal = cast(F64, _take(led.bal, cols))
+        sub.ledger.bal = gather(led.bal, cols)
         sub.ledger.world_cash = led.world_cash[cols]
         return sub
 
@@ -221,12 +221,12 @@ class State:
         """Write back a sub-state from :meth:`take`; add its losses (compiled scatters)."""
         cols = np.ascontiguousarray(cols, np.int64)
         for name in self.RESOLUTION:
-            _put(getattr(self, name), cols, getattr(sub, name))
+            scatter(getattr(self, name), cols, getattr(sub, name))
         for name in self.ACCUMULATORS:
             a = getattr(self, name)
             _fused.add_cols(a, cols, _c64(getattr(sub, name)))
         led, sl = self.ledger, sub.ledger
-        _put(led.bal, cols, sl.bal)
+        scatter(led.bal, cols, sl.bal)
         led.world_cash[cols] = sl.world_cash
 
     def take_reference(self, cols: I64) -> State:
@@ -273,17 +273,20 @@ def _bits(a: NDArray[np.generic]) -> NDArray[np.generic]:
     raise TypeError(f"no column kernel for dtype {a.dtype}")
 
 
-def _take(a: NDArray[np.generic], cols: I64) -> NDArray[np.generic]:
-    """``a[..., cols]`` (a new C-contiguous array)."""
+_Arr = TypeVar("_Arr", bound=NDArray[Any])
+
+
+def gather(a: _Arr, cols: I64) -> _Arr:
+    """``a[..., cols]`` (a new C-contiguous array; a compiled gather for C-contiguous ``a``)."""
     if not a.flags.c_contiguous or a.ndim < 2:
-        return np.ascontiguousarray(np.take(a, cols, axis=-1))
+        return cast(_Arr, np.ascontiguousarray(np.take(a, cols, axis=-1)))
     out = np.empty((*a.shape[:-1], len(cols)), a.dtype)
     _fused.take_cols(_bits(a), cols, _bits(out))
-    return out
+    return cast(_Arr, out)
 
 
-def _put(a: NDArray[np.generic], cols: I64, values: NDArray[np.generic]) -> None:
-    """``a[..., cols] = values``."""
+def scatter(a: NDArray[np.generic], cols: I64, values: NDArray[np.generic]) -> None:
+    """``a[..., cols] = values`` (a compiled scatter where the shapes and dtypes allow)."""
     if (not a.flags.c_contiguous or a.ndim < 2 or values.dtype != a.dtype
             or values.shape != (*a.shape[:-1], len(cols))):
         a[..., cols] = values

@@ -65,7 +65,7 @@ from loopwatch.engine.resolution import (
     settle_defaults,
     terminate,
 )
-from loopwatch.engine.state import State, owned
+from loopwatch.engine.state import State, gather, owned
 from loopwatch.engine.valuation import add_vintage, depreciate, evaluate_milestones, mark, revalue
 
 __all__ = ["Quarter", "step"]
@@ -364,7 +364,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             cd = cols[np.flatnonzero(D.any(axis=0))]
             sub = st.take(cd)
             evs = ev.on(cd)
-            A_d, r_d, D_d = A[:, cd], r[:, cd], Dnew[:, cd]
+            A_d, r_d, D_d = gather(A, cd), gather(r, cd), gather(Dnew, cd)
             world_d = cl.opex[:, cd] + cl.w_int[:, cd] + cl.w_prin[:, cd] + cl.w_accel[:, cd]
             edge_losses(plan, sub, A_d, r_d)
             add_losses(sub, world_d * (1.0 - r_d[:F]), np.full(F, F, np.int64), np.arange(F),
@@ -372,7 +372,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             evs.add(t, "default", (E.out_inc[:, :F] @ A_d + world_d) * D_d, firm=np.arange(F),
                     mask=D_d, round_=rounds[:, cd])
             settle_defaults(plan, sub, t, D_d, r_d,
-                            E.in_inc[:, :F] @ (paid[:, cd] * plan.edge_keep[:, None]), evs)
+                            E.in_inc[:, :F] @ (gather(paid, cd) * plan.edge_keep[:, None]), evs)
             st.put(cd, sub)
             # a defaulter's scheduled depreciation changes are cleared (on its paths only)
             fi, pi = np.nonzero(D_d)
