@@ -292,6 +292,23 @@ class Plan:
         return {}
 
     @cached_property
+    def _depends_pairs(self) -> tuple[I64, Sum]:
+        a, b = np.nonzero(self.depends)
+        return a.astype(np.int64), Sum(b.astype(np.int64), len(self.depends))
+
+    def dependents(self, mask: B8) -> B8:
+        """The contracts (C, P) that depend, directly or not, on a contract in ``mask`` (C, P).
+
+        ``depends`` is transitive, so one step reaches every dependent. The
+        totals run over the (few) dependency pairs only, not a dense (C, C) product.
+        """
+        a, to_b = self._depends_pairs
+        if not len(a):
+            return np.zeros(mask.shape, bool)
+        out: B8 = (to_b @ mask[a].astype(np.float64)) > 0
+        return out
+
+    @cached_property
     def payee_inc(self) -> Sum:
         """(C → F): contract → its payee."""
         return Sum(self.payee, self.F)

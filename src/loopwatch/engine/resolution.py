@@ -357,7 +357,7 @@ def terminate(plan: Plan, st: State, t: int, mask: B8, ev: EventLog) -> None:
     if not mask.any():
         return
     if plan.depends.any():
-        mask |= ((plan.depends.T.astype(float) @ mask) > 0) & (st.live | st.open)
+        mask |= plan.dependents(mask) & (st.live | st.open)
     was_live = mask & st.live
     value = plan.remaining[:, t][:, None] * was_live
     ev.add(t, "contract_terminated", value, firm=plan.payer, counterparty=plan.payee,

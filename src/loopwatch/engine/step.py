@@ -179,7 +179,7 @@ def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
             st.loan_accel |= linked & (st.loan_out > 0)
             st.live[plan.ln] &= ~linked
         if plan.depends.any():
-            terminate(plan, st, t, (plan.depends.T @ lapse.astype(float)) > 0, ev)
+            terminate(plan, st, t, plan.dependents(lapse), ev)
 
 
 def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Market:
