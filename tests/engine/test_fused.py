@@ -452,6 +452,7 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (step_module, "backstop_kernel", _kernels.backstop_reference),
             (step_module, "income_kernel", _kernels.income_reference)):
         monkeypatch.setattr(mod, name, twin)
+    monkeypatch.setattr(resolution, "_compiled_clearing", False)
 
 
 def _same_run(book: DealBook, sc: Scenario, paths: int, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,7 @@ from loopwatch.engine.incidence import Sum
 __all__ = [
     "backstop",
     "backstop_reference",
+    "clear_paths",
     "flex",
     "flex_reference",
     "income",
@@ -713,3 +714,91 @@ def schedule_reference(n_edges: int, groups: Any, live: NDArray[np.bool_],
     A[g["principal_twin"]] = prin * sold
     filled = cast(NDArray[np.bool_], A.any(axis=1))
     return A, items_due, prin, maturing, filled
+
+
+@_jit
+def _clear(Ak: Any, pk: Any, qk: Any, e: Any, c: Any, dflt: Any, beta: float, r: Any,
+           inflow: Any) -> bool:  # pragma: no cover
+    F, S = e.shape
+    n = Ak.shape[0]
+    short = 1.0 - 1e-12
+    inn = np.zeros(F)
+    D = np.zeros(F, np.bool_)
+    from_payers = np.zeros(F)
+    at = np.empty(F, np.int64)
+    for s in range(S):
+        for i in range(F):
+            inn[i] = 0.0
+            r[i, s] = 1.0
+        for k in range(n):
+            inn[qk[k]] += Ak[k, s]
+        for i in range(F):
+            D[i] = dflt[i, s] and e[i, s] + inn[i] < c[i, s] * short
+        for _ in range(F + 1):
+            d = 0
+            for i in range(F):
+                if D[i]:
+                    at[i] = d
+                    d += 1
+                else:
+                    at[i] = -1
+            if d == 0:
+                break
+            # the system on the defaulters alone: c_i r_i − β Σ_{j∈D} M_ij r_j = e_i + β Σ_{j∉D} M_ij
+            Mdd = np.zeros((d, d))
+            for i in range(F):
+                from_payers[i] = 0.0
+            for k in range(n):
+                a, b = at[qk[k]], at[pk[k]]
+                if a >= 0 and b >= 0:
+                    Mdd[a, b] += Ak[k, s]
+                from_payers[qk[k]] += Ak[k, s] * (0.0 if D[pk[k]] else 1.0)
+            mat = np.empty((d, d))
+            rhs = np.empty(d)
+            for i in range(F):
+                a = at[i]
+                if a < 0:
+                    continue
+                for b in range(d):
+                    mat[a, b] = c[i, s] * (1.0 if a == b else 0.0) - beta * Mdd[a, b]
+                rhs[a] = e[i, s] + beta * from_payers[i]
+            try:
+                x = np.linalg.solve(mat, rhs)
+            except Exception:  # singular: the caller solves this batch in numpy
+                return False
+            for i in range(F):
+                r[i, s] = 1.0 if at[i] < 0 else min(max(x[at[i]], 0.0), 1.0)
+            for i in range(F):
+                inn[i] = 0.0
+            for k in range(n):
+                inn[qk[k]] += Ak[k, s] * r[pk[k], s]
+            grown = False
+            for i in range(F):
+                if not D[i] and dflt[i, s] and e[i, s] + inn[i] < c[i, s] * short:
+                    D[i] = True
+                    grown = True
+            if not grown:
+                break
+        for i in range(F):
+            inflow[i, s] = inn[i]
+    return True
+
+
+def clear_paths(Ak: F64, pk: NDArray[np.int64], qk: NDArray[np.int64], e: F64, c: F64,
+                default: NDArray[np.bool_], beta: float) -> tuple[F64, F64] | None:
+    """Greatest clearing vector, path by path, for β < 1 (see :func:`loopwatch.engine.resolution.clear`).
+
+    ``Ak`` (n, S) the amounts on the edges between firms, ``pk``/``qk`` their
+    payers and payees; returns ``r`` (F, S) and the network inflow (F, S), or
+    ``None`` if some path's system is singular (the caller then uses the numpy
+    twin, which solves such a path by least squares). Each path's system is
+    solved on its own (LAPACK ``gesv``, as the twin's batched solve), so the
+    result does not depend on the other paths.
+    """
+    F, S = e.shape
+    r, inflow = np.empty((F, S)), np.empty((F, S))
+    ok = _clear(np.ascontiguousarray(Ak, np.float64), np.ascontiguousarray(pk, np.int64),
+                np.ascontiguousarray(qk, np.int64), np.ascontiguousarray(e, np.float64),
+                np.ascontiguousarray(c, np.float64), np.ascontiguousarray(default, np.bool_),
+                float(beta), r, inflow)
+    return (r, inflow) if ok else None

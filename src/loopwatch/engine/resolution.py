@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine._kernels import clear_paths
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import Market, Raised, waterfall
 from loopwatch.engine.incidence import cached_sum
@@ -109,6 +110,27 @@ def clear(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
     """
     F, S = estate.shape
     # the edges between firms that carry anything on these paths (the others add exact zeros)
+    inside = (payer < F) & (payee < F)
+    k = np.flatnonzero(inside & A.any(axis=1))
+    Ak, pk, qk = np.ascontiguousarray(A[k]), payer[k], payee[k]
+    if beta < 1.0 and _compiled_clearing:
+        got = clear_paths(Ak, pk, qk, estate, claims, default, beta)
+        if got is not None:
+            out = np.ones((F + 1, S))
+            out[:F] = got[0]
+            return out, got[1]
+    return _clear_batch(A, payer, payee, estate, claims, default, beta)
+
+
+#: Whether :func:`clear` uses the compiled per-path kernel for β < 1 (tests switch it off to
+#: run the batched numpy algorithm, its twin).
+_compiled_clearing = True
+
+
+def _clear_batch(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
+                 beta: float) -> tuple[F64, F64]:
+    """:func:`clear` in numpy on a whole batch of paths (any β; the twin of the kernel)."""
+    F, S = estate.shape
     inside = (payer < F) & (payee < F)
     k = np.flatnonzero(inside & A.any(axis=1))
     Ak, pk, qk = np.ascontiguousarray(A[k]), payer[k], payee[k]
