@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from tests.strategies import deal_books, scenarios
 
 from loopwatch import load_deal_book, load_scenario
-from loopwatch.engine import _kernels, funding, incidence, resolution, simulate, valuation
+from loopwatch.engine import _fused, _kernels, funding, incidence, resolution, simulate, valuation
 from loopwatch.engine import step as step_module
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import Market
@@ -283,6 +283,22 @@ def _twins(book: str, P: int, seed: int) -> tuple[Plan, State, State, np.random.
 
 
 @FAST
+@given(seeds, paths, st.integers(1, 30), st.integers(1, 12))
+def test_add_rows(seed: int, P: int, E: int, C: int) -> None:
+    rng = np.random.default_rng(seed)
+    src = _money(rng, (E, P))
+    to = np.full(E, -1, np.int64)
+    hit = rng.permutation(E)[: min(E, C)]
+    to[hit] = rng.permutation(C)[: len(hit)]  # each target once
+    rows = np.flatnonzero(rng.random(E) < 0.7)
+    dst = _money(rng, (C, P))
+    fast, twin = dst.copy(), dst.copy()
+    _fused.add_rows(fast, src, rows, to)
+    _fused.add_rows_reference(twin, src, rows, to)
+    np.testing.assert_array_equal(fast, twin)
+
+
+@FAST
 @given(seeds, paths, books)
 def test_depreciate_and_add_vintage(seed: int, P: int, book: str) -> None:
     plan, a, b, rng = _twins(book, P, seed)
@@ -452,6 +468,7 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (step_module, "backstop_kernel", _kernels.backstop_reference),
             (step_module, "income_kernel", _kernels.income_reference)):
         monkeypatch.setattr(mod, name, twin)
+    monkeypatch.setattr(step_module, "add_rows", _fused.add_rows_reference)
     monkeypatch.setattr(resolution, "_compiled_clearing", False)
 
 

@@ -54,6 +54,8 @@ from numpy.typing import NDArray
 
 __all__ = [
     "add_cols",
+    "add_rows",
+    "add_rows_reference",
     "check",
     "csr_add_rows",
     "csr_matmul",
@@ -219,6 +221,25 @@ def put_cols(a: Arr, cols: I64, v: Arr) -> None:
         dst, src = a[r], v[r]
         for j in range(cols.shape[0]):
             dst[cols[j]] = src[j]
+
+
+@_jit
+def add_rows(dst: F64, src: F64, rows: I64, to: I64) -> None:
+    """``dst[to[e]] += src[e]`` for each ``e`` in ``rows`` with ``to[e] ≥ 0`` (each target at
+    most once: the order of the additions does not matter)."""
+    for i in range(rows.shape[0]):
+        e = rows[i]
+        c = to[e]
+        if c >= 0:
+            d, x = dst[c], src[e]
+            for p in range(x.shape[0]):
+                d[p] += x[p]
+
+
+def add_rows_reference(dst: F64, src: F64, rows: I64, to: I64) -> None:
+    """:func:`add_rows` in numpy (the twin)."""
+    sel = rows[to[rows] >= 0]
+    dst[to[sel]] += src[sel]
 
 
 @_jit

@@ -135,6 +135,16 @@ class Edges:
         return len(self.payer)
 
     @cached_property
+    def paid_to_contract(self) -> I64:
+        """The contract whose cumulative payments an edge adds to (-1: none): the contract
+        payments, chip purchases, equity tranches, loan draws and backstop calls."""
+        out = np.full(self.n, -1, np.int64)
+        for name in ("cc", "cp", "eq", "draw", "bk"):
+            g = self.groups[name]
+            out[g] = self.contract[g]
+        return out
+
+    @cached_property
     def loss_mechanism(self) -> I64:
         """Index into :data:`MECHANISMS` of an unpaid edge's loss; -1: not a loss."""
         return np.array([-1 if LEG_MECHANISM[Leg(int(g))] is None else LEG_MECHANISM[Leg(int(g))]

@@ -39,6 +39,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine._fused import add_rows
 from loopwatch.engine._kernels import backstop as backstop_kernel
 from loopwatch.engine._kernels import flex as flex_kernel
 from loopwatch.engine._kernels import income as income_kernel
@@ -354,7 +355,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         paid = pay(A, r, E.payer, nz)
         rf = r[:F]
         _post_edges(plan, st, t, paid, nz, Dnew)
-        opex = opex_out * rf + ratio * plan.commercial_in.over(paid, nz) * alive_start
+        # the variable cost of contract revenue on what was received: off the short paths
+        # ``rf`` = 1 and ``paid`` = ``A``, so only their columns change
+        opex[:, cols] = (gather(opex_out, cols) * gather(rf, cols) + ratio
+                         * plan.commercial_in.over(gather(paid, cols), nz)
+                         * gather(alive_start, cols))
         _pay_world(st, opex, w_int * rf, (w_prin + cl.w_accel) * rf)
         D = Dnew[:, cols]
         if D.any():
@@ -490,32 +495,29 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
             if in_cp.any():
                 cp = cp.copy()  # (a view of ``paid`` until now)
                 cp[k[in_cp] - g["cp"].start] -= claims[in_cp]
+    # cumulative payments per contract (each contract has one such edge)
+    add_rows(st.cum_paid, paid, np.asarray(nz, np.int64), E.paid_to_contract)
     cc = plan.cc
     if len(cc):
-        st.cum_paid[cc] += paid[g["cc"]]
         spent = plan.capex_only_out.rows(nz) @ pz
         if spent.any():
             add_vintage(st, t, spent, plan.life0_q)
     if len(plan.cp):
-        st.cum_paid[plan.cp] += paid[g["cp"]]
         for life, sel in plan.cp_life_groups:
             amount = plan.incidence(plan.cp[sel], plan.payer) @ cp[sel]
             if amount.any():
                 add_vintage(st, t, amount, np.full(F, life))
     if len(plan.eq):
         eq = paid[g["eq"]]
-        st.cum_paid[plan.eq] += eq
         _issue_stakes(plan, st, eq)
     if len(plan.ln):
         back = paid[g["principal"]] + paid[g["principal_twin"]] + paid[g["accelerated"]] \
             + paid[g["accelerated_twin"]]
         draw = paid[g["draw"]]
         st.loan_out = np.maximum(st.loan_out + draw - back, 0.0)
-        st.cum_paid[plan.ln] += draw
     if len(plan.bk):
         bk = paid[g["bk"]]
         st.bk_left = st.bk_left - bk
-        st.cum_paid[plan.bk] += bk
 
 
 def _issue_stakes(plan: Plan, st: State, paid: F64) -> None:
