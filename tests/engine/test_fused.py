@@ -469,6 +469,7 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (step_module, "income_kernel", _kernels.income_reference)):
         monkeypatch.setattr(mod, name, twin)
     monkeypatch.setattr(step_module, "add_rows", _fused.add_rows_reference)
+    monkeypatch.setattr(step_module, "masked_total", _kernels.masked_total_reference)
     monkeypatch.setattr(resolution, "_compiled_clearing", False)
 
 

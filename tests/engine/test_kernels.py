@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from loopwatch.engine import _kernels as K
 from loopwatch.engine import resolution
 from loopwatch.engine.funding import Raised
+from loopwatch.engine.incidence import Sum
 
 SMALL = settings(max_examples=40, deadline=None)
 
@@ -217,3 +218,16 @@ def test_clearing_kernel_equals_the_batched_twin(F: int, P: int, beta: float, se
     fast = resolution.clear(A, payer, payee, estate, claims, default, beta)
     twin = resolution._clear_batch(A, payer, payee, estate, claims, default, beta)
     _same(fast, twin)
+
+
+@SMALL
+@given(st.integers(1, 6), st.integers(1, 12), st.integers(1, 9), st.floats(0.0, 2.0),
+       st.integers(0, 2**32 - 1))
+def test_masked_total_equals_its_twin(F: int, C: int, P: int, scale: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    mask = rng.random((C, P)) < 0.6
+    rows = np.sort(rng.choice(C, int(rng.integers(0, C + 1)), replace=False)).astype(np.int64)
+    s = Sum(rng.integers(0, F + 1, len(rows)), F)  # some rows to no target (F is outside)
+    weight = np.abs(_money(rng, (len(rows),)))
+    _same(K.masked_total(s, mask, rows, weight, scale),
+          K.masked_total_reference(s, mask, rows, weight, scale))

@@ -31,6 +31,8 @@ __all__ = [
     "income_reference",
     "market",
     "market_reference",
+    "masked_total",
+    "masked_total_reference",
     "opex",
     "opex_reference",
     "pay",
@@ -802,3 +804,50 @@ def clear_paths(Ak: F64, pk: NDArray[np.int64], qk: NDArray[np.int64], e: F64, c
                 np.ascontiguousarray(c, np.float64), np.ascontiguousarray(default, np.bool_),
                 float(beta), r, inflow)
     return (r, inflow) if ok else None
+
+
+@_jit
+def _masked_total(indptr: Any, indices: Any, data: Any, mask: Any, rows: Any, weight: Any,
+                  scale: float, out: Any) -> None:  # pragma: no cover
+    n, P = out.shape
+    for i in range(n):
+        row = out[i]
+        a0, a1 = indptr[i], indptr[i + 1]
+        if a0 == a1:
+            for p in range(P):
+                row[p] = scale * 0.0
+            continue
+        j = indices[a0]
+        d, m, w = data[a0], mask[rows[j]], weight[j]
+        for p in range(P):
+            row[p] = 0.0 + d * ((1.0 if m[p] else 0.0) * w)
+        for jj in range(a0 + 1, a1):
+            j = indices[jj]
+            d, m, w = data[jj], mask[rows[j]], weight[j]
+            for p in range(P):
+                row[p] += d * ((1.0 if m[p] else 0.0) * w)
+        for p in range(P):
+            row[p] = scale * row[p]
+
+
+def masked_total(s: Sum, mask: NDArray[np.bool_], rows: NDArray[np.int64], weight: F64,
+                 scale: float = 1.0) -> F64:
+    """``scale × (s @ (mask[rows] × weight[:, None]))`` without building the (k, P) product.
+
+    ``s`` totals ``k = len(rows)`` inputs; input ``j`` is row ``rows[j]`` of the
+    flags ``mask`` (C, P) valued at ``weight[j]``. Used for the receivables still
+    to come (live contracts × remaining value) and the LOI advance (open deals ×
+    their value).
+    """
+    indptr, indices, data = s.csr
+    out = np.empty((s.n, mask.shape[1]))
+    _masked_total(indptr, indices, data, mask, np.ascontiguousarray(rows, np.int64),
+                  np.ascontiguousarray(weight, np.float64), float(scale), out)
+    return out
+
+
+def masked_total_reference(s: Sum, mask: NDArray[np.bool_], rows: NDArray[np.int64],
+                           weight: F64, scale: float = 1.0) -> F64:
+    """The numpy twin of :func:`masked_total`."""
+    out: F64 = scale * (s @ (mask[rows] * weight[:, None]))
+    return out

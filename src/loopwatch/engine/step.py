@@ -43,7 +43,7 @@ from loopwatch.engine._fused import add_rows
 from loopwatch.engine._kernels import backstop as backstop_kernel
 from loopwatch.engine._kernels import flex as flex_kernel
 from loopwatch.engine._kernels import income as income_kernel
-from loopwatch.engine._kernels import market, pay, position, schedule, world_debt_due
+from loopwatch.engine._kernels import market, masked_total, pay, position, schedule, world_debt_due
 from loopwatch.engine._kernels import opex as opex_kernel
 from loopwatch.engine._kernels import short as short_after
 from loopwatch.engine.draws import Draws
@@ -190,11 +190,11 @@ def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Marke
     # binding receivables still to come, and conditional deals (only they can be open)
     rem = plan.remaining[:, t]
     k = np.flatnonzero(plan.commercial_kind & (rem != 0))
-    recv = plan.incidence(k, plan.payee) @ (st.live[k] * rem[k, None])
+    recv = masked_total(plan.incidence(k, plan.payee), st.live, k, rem[k])
     loi_value = rem + plan.sched[:, t]
     k = np.flatnonzero(plan.conditional & (loi_value != 0))
-    parts_loi = cr.advance_loi * (plan.incidence(k, plan.payee) @ (st.open[k]
-                                                                     * loi_value[k, None]))
+    parts_loi = masked_total(plan.incidence(k, plan.payee), st.open, k, loi_value[k],
+                             cr.advance_loi)
     coll, loi_share, debt_cap, new_rate, facility_rate = market(
         led.bal, recv, parts_loi, stress, plan.shock_credit[t], cr, revenue_q)
     return Market(collateral=coll, loi_share=loi_share, debt_cap=debt_cap, new_rate=new_rate,
@@ -212,7 +212,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     world_start = led.world_cash.copy()
     st.issued = np.zeros((F, P))
     alive = st.alive
-    stress = plan.core_sum @ (st.default_t >= 0).astype(float)  # (1, P) share of core value down
+    # (1, P) share of core value down
+    stress = masked_total(plan.core_sum, st.default_t >= 0, np.arange(F), np.ones(F))
 
     # 0. decisions
     _decide(plan, st, t, dr, ev)
@@ -257,8 +258,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
 
     # 3. scheduled flows
     live = st.live
-    failing = (plan.item_failing @ (~st.cond_ok).astype(float) if len(plan.eq)
-               else np.zeros((0, P)))
+    K = len(plan.cond_metric)
+    failing = (masked_total(plan.item_failing, ~st.cond_ok, np.arange(K), np.ones(K))
+               if len(plan.eq) else np.zeros((0, P)))
     ln = plan.ln
     A, items_due, prin_sched, maturing, filled = schedule(
         E.n, g, live, alive, cc, sched_cc, E.capex_cc,
