@@ -570,14 +570,25 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
               denom: Any, loan_out: Any, accel: Any, sold: Any, items_due: Any,
               prin_sched: Any, maturing: Any, rows: Any, filled: Any) -> None:  # pragma: no cover
     F, P = alive.shape
+    # a row whose amount is zero this quarter stays as allocated (zeros) and is not scanned
+    blank = np.zeros(A.shape[0], np.bool_)
     r = g[0]  # compute commitments
     for k in range(cc.shape[0]):
         s, c = sched_cc[k], cc[k]
+        if s == 0.0:
+            blank[r + k] = True
+            continue
         for p in range(P):
             A[r + k, p] = s * (1.0 if live[c, p] else 0.0)
     r, tw = g[1], g[2]  # build-out orders; their twins (a vendor that has failed: the world)
     for j in range(cap_cc.shape[0]):
         c, amt, v = cc[cap_cc[j]], cap_amount[j], vendor[j]
+        if amt == 0.0:
+            blank[r + j] = True
+            if v < F:
+                blank[tw] = True
+                tw += 1
+            continue
         for p in range(P):
             cap = amt * (1.0 if live[c, p] else 0.0)
             if v < F:
@@ -591,6 +602,9 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
     r = g[3]  # chip purchases
     for k in range(cp.shape[0]):
         s, c = sched_cp[k], cp[k]
+        if s == 0.0:
+            blank[r + k] = True
+            continue
         for p in range(P):
             A[r + k, p] = s * (1.0 if live[c, p] else 0.0)
     r = g[4]  # equity tranches: items due add into their contract's row, in item order
@@ -603,8 +617,11 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
     n = ln.shape[0]
     for k in range(n):  # loans: draws, interest, principal (each to the lender or its buyer)
         c, b, rq, s = ln[k], borrower[k], rate_q[k], sched_ln[k]
+        if s == 0.0:
+            blank[g[5] + k] = True
         for p in range(P):
-            A[g[5] + k, p] = s * (1.0 if live[c, p] else 0.0)
+            if s != 0.0:
+                A[g[5] + k, p] = s * (1.0 if live[c, p] else 0.0)
             owe = 1.0 if alive[b, p] else 0.0
             lo = loan_out[k, p]
             interest = lo * rq * owe
@@ -628,6 +645,8 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
             A[g[9] + k, p] = pr * (1.0 - on)
     # the rows written that carry anything (a nonzero or NaN entry), early exit per row
     for e in range(rows[0], rows[1]):
+        if blank[e]:
+            continue
         for p in range(P):
             if A[e, p] != 0.0:
                 filled[e] = True
