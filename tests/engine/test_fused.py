@@ -300,6 +300,16 @@ def test_add_rows(seed: int, P: int, E: int, C: int) -> None:
 
 @FAST
 @given(seeds, paths, books)
+def test_pay_world(seed: int, P: int, book: str) -> None:
+    plan, a, b, rng = _twins(book, P, seed)
+    opex, interest, principal = (_money(rng, (plan.F, P), sign=False) for _ in range(3))
+    step_module._pay_world(a, opex, interest, principal)
+    step_module._pay_world_reference(b, opex, interest, principal)
+    _assert_same(a, b)
+
+
+@FAST
+@given(seeds, paths, books)
 def test_depreciate_and_add_vintage(seed: int, P: int, book: str) -> None:
     plan, a, b, rng = _twins(book, P, seed)
     t = int(rng.integers(plan.Q))
@@ -469,6 +479,7 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (step_module, "income_kernel", _kernels.income_reference)):
         monkeypatch.setattr(mod, name, twin)
     monkeypatch.setattr(step_module, "add_rows", _fused.add_rows_reference)
+    monkeypatch.setattr(step_module, "_pay_world", step_module._pay_world_reference)
     monkeypatch.setattr(step_module, "masked_total", _kernels.masked_total_reference)
     monkeypatch.setattr(resolution, "_compiled_clearing", False)
 

@@ -67,6 +67,7 @@ __all__ = [
     "fmax",
     "fmin",
     "mark",
+    "pay_world",
     "post",
     "put_cols",
     "revalue",
@@ -286,6 +287,47 @@ def world_post(bal: F64, debit: int, credit: int, amount: F64, sd: float, sc: fl
             tot[p] += a[p]
     for p in range(P):
         world[p] += ws * tot[p]
+
+
+@_jit
+def pay_world(bal: F64, cash_i: int, debt_i: int, equity_i: int, opex: F64, interest: F64,
+              principal: F64, world: F64, world_debt: F64, loi_debt: F64, new_debt: F64,
+              new_loi: F64) -> None:
+    """Firms pay the world ``opex + interest`` (from equity) and ``principal`` (off debt).
+
+    The two world postings in order (:func:`world_post` with the equity leg, then the
+    debt leg), then ``new_debt = max(world_debt − principal, 0)`` and ``new_loi =
+    min(loi_debt, new_debt)``: one pass instead of five.
+    """
+    F, P = opex.shape
+    cash, debt, equity = bal[cash_i], bal[debt_i], bal[equity_i]
+    if F == 0:
+        return
+    tot1, tot2 = np.empty(P), np.empty(P)
+    for f in range(F):
+        o, i, pr = opex[f], interest[f], principal[f]
+        c, d, e = cash[f], debt[f], equity[f]
+        wd, ld, nd, nl = world_debt[f], loi_debt[f], new_debt[f], new_loi[f]
+        for p in range(P):
+            a1 = o[p] + i[p]
+            a2 = pr[p]
+            e[p] += -1.0 * a1
+            c[p] += -1.0 * a1
+            d[p] += -1.0 * a2
+            c[p] += -1.0 * a2
+            if f == 0:
+                tot1[p] = a1
+                tot2[p] = a2
+            else:
+                tot1[p] += a1
+                tot2[p] += a2
+            x = fmax(wd[p] - a2, 0.0)
+            nd[p] = x
+            nl[p] = fmin(ld[p], x)
+    for p in range(P):
+        world[p] += 1.0 * tot1[p]
+    for p in range(P):
+        world[p] += 1.0 * tot2[p]
 
 
 @_jit

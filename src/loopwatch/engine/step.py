@@ -39,7 +39,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from loopwatch.engine._fused import add_rows
+from loopwatch.engine._fused import add_rows, pay_world
 from loopwatch.engine._kernels import backstop as backstop_kernel
 from loopwatch.engine._kernels import flex as flex_kernel
 from loopwatch.engine._kernels import income as income_kernel
@@ -438,7 +438,23 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
 
 
 def _pay_world(st: State, opex: F64, interest: F64, principal: F64) -> None:
-    """Pay the world operating costs, interest and principal (F, P); reduce world debt."""
+    """Pay the world operating costs, interest and principal (F, P); reduce world debt.
+
+    One compiled pass (:func:`~loopwatch.engine._fused.pay_world`); the twin is
+    :func:`_pay_world_reference`.
+    """
+    led = st.ledger
+    c = np.ascontiguousarray
+    new_debt, new_loi = np.empty_like(st.world_debt), np.empty_like(st.loi_debt)
+    pay_world(led.bal, int(Account.cash), int(Account.debt), int(Account.equity),
+              c(opex, np.float64), c(interest, np.float64), c(principal, np.float64),
+              led.world_cash, c(st.world_debt, np.float64), c(st.loi_debt, np.float64),
+              new_debt, new_loi)
+    st.world_debt, st.loi_debt = new_debt, new_loi
+
+
+def _pay_world_reference(st: State, opex: F64, interest: F64, principal: F64) -> None:
+    """:func:`_pay_world` in numpy (the twin)."""
     led = st.ledger
     led.to_world(opex + interest, Account.equity)
     led.to_world(principal, Account.debt)
