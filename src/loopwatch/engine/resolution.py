@@ -381,9 +381,9 @@ def terminate(plan: Plan, st: State, t: int, mask: B8, ev: EventLog) -> None:
     if plan.depends.any():
         mask |= plan.dependents(mask) & (st.live | st.open)
     was_live = mask & st.live
-    value = plan.remaining[:, t][:, None] * was_live
-    ev.add(t, "contract_terminated", value, firm=plan.payer, counterparty=plan.payee,
-           mask=was_live)
+    if ev.enabled:
+        ev.add(t, "contract_terminated", plan.remaining[:, t][:, None] * was_live,
+               firm=plan.payer, counterparty=plan.payee, mask=was_live)
     cc = plan.cc
     if len(cc):
         ended = was_live[cc] & st.alive[plan.payee[cc]]

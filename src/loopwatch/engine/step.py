@@ -151,13 +151,14 @@ def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
     dec = st.open & deciding[:, None] & ~lapse
     conv = dec & both & (dr.convert < plan.p_convert[:, None])
     lapse |= dec & ~conv
-    value = (plan.remaining[:, t] + plan.sched[:, t])[:, None]
+    value = plan.remaining[:, t] + plan.sched[:, t]
+    every = np.arange(len(value))
     # the credit that stood on open deals in a firm's favour is released or called
-    open_value = plan.payee_inc @ (st.open * value)
+    open_value = masked_total(plan.payee_inc, st.open, every, value)
     for mask, call in ((conv, False), (lapse, plan.scenario.loi.lapse_withdraws_credit)):
         if not mask.any():
             continue
-        part = np.divide(plan.payee_inc @ (mask * value), open_value,
+        part = np.divide(masked_total(plan.payee_inc, mask, every, value), open_value,
                          out=np.zeros_like(open_value), where=open_value > 0)
         moved = st.loi_debt * np.clip(part, 0.0, 1.0)
         st.loi_debt = st.loi_debt - moved
@@ -165,18 +166,20 @@ def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
             st.called = st.called + moved
             ev.add(t, "loan_called", moved, firm=np.arange(plan.F),
                    counterparty=np.full(plan.F, plan.F))
-    ev.add(t, "loi_converted", plan.amount[:, None] * conv, firm=plan.payer,
-           counterparty=plan.payee, mask=conv)
-    ev.add(t, "loi_lapsed", plan.amount[:, None] * lapse, firm=plan.payer,
-           counterparty=plan.payee, mask=lapse)
+    if ev.enabled:
+        ev.add(t, "loi_converted", plan.amount[:, None] * conv, firm=plan.payer,
+               counterparty=plan.payee, mask=conv)
+        ev.add(t, "loi_lapsed", plan.amount[:, None] * lapse, firm=plan.payer,
+               counterparty=plan.payee, mask=lapse)
     st.open &= ~(conv | lapse)
     st.live |= conv
     if lapse.any():
         if plan.scenario.loi.lapse_withdraws_credit and len(plan.ln):
             linked = (plan.ln_loi_link.T @ lapse.astype(float)) > 0
             call = linked & (st.loan_out > 0) & ~st.loan_accel
-            ev.add(t, "loan_called", st.loan_out * call, firm=plan.payee[plan.ln],
-                   counterparty=plan.payer[plan.ln], mask=call)
+            if ev.enabled:
+                ev.add(t, "loan_called", st.loan_out * call, firm=plan.payee[plan.ln],
+                       counterparty=plan.payer[plan.ln], mask=call)
             st.loan_accel |= linked & (st.loan_out > 0)
             st.live[plan.ln] &= ~linked
         if plan.depends.any():
@@ -376,8 +379,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             edge_losses(plan, sub, A_d, r_d)
             add_losses(sub, world_d * (1.0 - r_d[:F]), np.full(F, F, np.int64), np.arange(F),
                        np.zeros(F, np.int64))
-            evs.add(t, "default", (E.out_inc[:, :F] @ A_d + world_d) * D_d, firm=np.arange(F),
-                    mask=D_d, round_=rounds[:, cd])
+            if evs.enabled:
+                evs.add(t, "default", (E.out_inc[:, :F] @ A_d + world_d) * D_d,
+                        firm=np.arange(F), mask=D_d, round_=rounds[:, cd])
             settle_defaults(plan, sub, t, D_d, r_d,
                             E.in_inc[:, :F] @ (gather(paid, cd) * plan.edge_keep[:, None]), evs)
             st.put(cd, sub)

@@ -287,5 +287,6 @@ def evaluate_milestones_reference(plan: Plan, st: State, t: int, end_rev: F64,
         ok = (failing == 0) & st.live[w] & (t <= plan.wr_expiry[k])[:, None]
         new = ok & ~st.wt_vested & (st.wt_left > 0)
         st.wt_vested |= ok
-        ev.add(t, "warrant_vested", st.wt_left * new, firm=plan.payee[w], counterparty=plan.payer[w],
-               mask=new)
+        if ev.enabled:
+            ev.add(t, "warrant_vested", st.wt_left * new, firm=plan.payee[w],
+                   counterparty=plan.payer[w], mask=new)
