@@ -530,8 +530,8 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
             if amount.any():
                 add_vintage(st, t, amount, np.full(F, life))
     if len(plan.eq):
-        eq = paid[g["eq"]]
-        _issue_stakes(plan, st, eq)
+        ge = g["eq"]
+        _issue_stakes(plan, st, paid[ge], nz[(nz >= ge.start) & (nz < ge.stop)] - ge.start)
     if len(plan.ln):
         back = paid[g["principal"]] + paid[g["principal_twin"]] + paid[g["accelerated"]] \
             + paid[g["accelerated_twin"]]
@@ -542,12 +542,13 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
         st.bk_left = st.bk_left - bk
 
 
-def _issue_stakes(plan: Plan, st: State, paid: F64) -> None:
+def _issue_stakes(plan: Plan, st: State, paid: F64, rows: NDArray[np.int64]) -> None:
     """Investees issue units for equity tranches paid (n_eq, P), at post-money or market price.
 
+    ``rows`` (sorted) holds the tranches that may carry anything (the others are zero).
     Only the tranches paid on some path of the chunk are priced (the others add nothing).
     """
-    j = np.flatnonzero(paid.any(axis=1))
+    j = rows[paid[rows].any(axis=1)]
     if not len(j):
         return
     pj = paid[j]
@@ -562,4 +563,4 @@ def _issue_stakes(plan: Plan, st: State, paid: F64) -> None:
     new_units = pj * units / pre
     owned(st, "stake_units")[j] += new_units
     owned(st, "stake_val")[j] += pj
-    st.units = st.units + plan.incidence(j, tee_all) @ new_units
+    plan.incidence(j, tee_all).add_into(owned(st, "units"), new_units)
