@@ -512,6 +512,8 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
             continue
         for p in range(P):
             cap_stake[r, p] = keep * cap_stake[r, p]
+            if not need[f, p] > 0:  # wants nothing here: raises nothing (``out`` stays 0)
+                continue
             c0 = facility[f, p]
             c1 = fmax(fmin(collateral[f, p], debt_cap[f, p]) - debt[f, p] - c0, 0.0)
             c2 = fmax(appetite * mv[f, p] - issued[f, p], 0.0)
