@@ -414,6 +414,7 @@ def exercise(frac: F64, holder: I64, issuer: I64, strike: F64, wt_left: F64, wt_
     value = np.zeros((F, P))  # carrying value closed, per issuer
     shares = np.zeros((F, P))  # new shares, per issuer
     any_ = False
+    touched = np.zeros(F, np.bool_)  # firms with an entry (the others would add zeros)
     for i in range(n):
         h, s = holder[i], issuer[i]
         k = strike[i]
@@ -422,6 +423,8 @@ def exercise(frac: F64, holder: I64, issuer: I64, strike: F64, wt_left: F64, wt_
             if x == 0.0:
                 continue
             any_ = True
+            touched[h] = True
+            touched[s] = True
             sh = x * wt_left[i, p] * _f(wt_vested[i, p])
             strike_cash = sh * k
             sale_cash = sh * price[s, p]
@@ -439,6 +442,8 @@ def exercise(frac: F64, holder: I64, issuer: I64, strike: F64, wt_left: F64, wt_
     cash, warrants, wl, equity = bal[0], bal[5], bal[7], bal[8]
     tot = np.zeros(P)
     for f in range(F):
+        if not touched[f]:
+            continue
         for p in range(P):
             cash[f, p] = ((cash[f, p] - paid[f, p]) + got[f, p]) + sale[f, p]
             warrants[f, p] = (warrants[f, p] + paid[f, p]) - sale[f, p]
@@ -586,6 +591,7 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
     if some_stake:
         pro = np.zeros((F, P))
         loss = np.zeros((F, P))
+        sold_by = np.zeros(F, np.bool_)  # holders that sold something
         for i in range(n_eq):
             h = eq_payer[i]
             r = slot[h]
@@ -599,6 +605,7 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
                 x = out[4, h, p] / c
                 if x == 0.0:
                     continue
+                sold_by[h] = True
                 sold = x * stake_val[i, p]
                 proceeds = keep * sold
                 pro[h, p] += proceeds
@@ -607,7 +614,7 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
                 stake_val[i, p] = stake_val[i, p] - sold
         tot = np.zeros(P)
         for f in range(F):
-            if slot[f] < 0:
+            if not sold_by[f]:  # (the others would add zeros)
                 continue
             for p in range(P):
                 cash[f, p] += pro[f, p]
