@@ -482,6 +482,7 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(step_module, "_pay_world", step_module._pay_world_reference)
     monkeypatch.setattr(step_module, "masked_total", _kernels.masked_total_reference)
     monkeypatch.setattr(resolution, "_compiled_clearing", False)
+    monkeypatch.setattr(step_module, "_compiled_settlement", False)
 
 
 def _same_run(book: DealBook, sc: Scenario, paths: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -506,6 +507,36 @@ def test_a_run_on_kernels_equals_the_run_on_twins(scenario: str,
 def test_random_books_run_the_same_on_twins(book: DealBook, sc: Scenario,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     _same_run(book, sc, 3, monkeypatch)
+
+
+def _same_settlement(book: DealBook, sc: Scenario, paths: int,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no events table the defaults are settled by the compiled kernel
+    (``_settle.settle_paths``); the numpy route on a sub-state is its twin."""
+    fast = simulate(book, sc, paths=paths, seed=5, variables="all", events=False)
+    with monkeypatch.context() as m:
+        m.setattr(step_module, "_compiled_settlement", False)
+        slow = simulate(book, sc, paths=paths, seed=5, variables="all", events=False)
+    for name in fast.data.data_vars:
+        np.testing.assert_array_equal(fast.data[name].values, slow.data[name].values, name)
+
+
+@pytest.mark.parametrize("scenario", ["base", "credit-crunch", "bear"])
+def test_compiled_settlement_equals_the_substate_route(scenario: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    book = load_deal_book("ai-compute-2025")
+    res = simulate(book, load_scenario(scenario), paths=64, seed=5, variables=["defaulted"],
+                   events=False)
+    assert float(res.data["defaulted"].values.max()) == 1.0  # defaults happen: the test bites
+    _same_settlement(book, load_scenario(scenario), 64, monkeypatch)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(book=deal_books(), sc=scenarios())
+def test_random_books_settle_the_same_compiled(book: DealBook, sc: Scenario,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _same_settlement(book, sc, 6, monkeypatch)
 
 
 # ---------------------------------------------------------------- light import

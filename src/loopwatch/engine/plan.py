@@ -306,6 +306,12 @@ class Plan:
         a, b = np.nonzero(self.depends)
         return a.astype(np.int64), Sum(b.astype(np.int64), len(self.depends))
 
+    @cached_property
+    def _depends_pair_lists(self) -> tuple[I64, I64]:
+        """The dependency pairs ``(a, b)``: ``b`` falls with ``a`` (row-major order)."""
+        a, b = np.nonzero(self.depends)
+        return np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64)
+
     def dependents(self, mask: B8) -> B8:
         """The contracts (C, P) that depend, directly or not, on a contract in ``mask`` (C, P).
 

@@ -46,6 +46,7 @@ from loopwatch.engine._kernels import income as income_kernel
 from loopwatch.engine._kernels import market, masked_total, pay, position, schedule, world_debt_due
 from loopwatch.engine._kernels import opex as opex_kernel
 from loopwatch.engine._kernels import short as short_after
+from loopwatch.engine._settle import settle_paths
 from loopwatch.engine.draws import Draws
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import (
@@ -372,22 +373,12 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             # others (short, but rescued in the cascade) r = 1 and D is empty, so every
             # loss, write-off and posting there is zero
             cd = cols[np.flatnonzero(D.any(axis=0))]
-            sub = st.take(cd)
-            evs = ev.on(cd)
-            A_d, r_d, D_d = gather(A, cd), gather(r, cd), gather(Dnew, cd)
-            world_d = cl.opex[:, cd] + cl.w_int[:, cd] + cl.w_prin[:, cd] + cl.w_accel[:, cd]
-            edge_losses(plan, sub, A_d, r_d)
-            add_losses(sub, world_d * (1.0 - r_d[:F]), np.full(F, F, np.int64), np.arange(F),
-                       np.zeros(F, np.int64))
-            if evs.enabled:
-                evs.add(t, "default", (E.out_inc[:, :F] @ A_d + world_d) * D_d,
-                        firm=np.arange(F), mask=D_d, round_=rounds[:, cd])
-            settle_defaults(plan, sub, t, D_d, r_d,
-                            E.in_inc[:, :F] @ (gather(paid, cd) * plan.edge_keep[:, None]), evs)
-            st.put(cd, sub)
-            # a defaulter's scheduled depreciation changes are cleared (on its paths only)
-            fi, pi = np.nonzero(D_d)
-            st.dep_change[:, fi, cd[pi]] = 0.0
+            if not ev.enabled and _compiled_settlement:
+                # in place, path by path, compiled (writes no events; see ``_settle``)
+                settle_paths(plan, st, t, cd, Dnew, r, A, paid, cl.opex, cl.w_int, cl.w_prin,
+                             cl.w_accel)
+            else:
+                _settle_on_substate(plan, st, t, cd, Dnew, r, rounds, A, paid, cl, ev)
     else:
         paid = A
         nz = nz1
@@ -464,6 +455,38 @@ def _pay_world_reference(st: State, opex: F64, interest: F64, principal: F64) ->
     led.to_world(principal, Account.debt)
     st.world_debt = np.maximum(st.world_debt - principal, 0.0)
     st.loi_debt = np.minimum(st.loi_debt, st.world_debt)
+
+
+def _settle_on_substate(plan: Plan, st: State, t: int, cd: NDArray[np.int64], Dnew: B8,
+                        r: F64, rounds: NDArray[np.int64], A: F64, paid: F64, cl: Claims,
+                        ev: EventLog) -> None:
+    """Losses, liquidation and endings of the defaults on paths ``cd``, on a sub-state of them.
+
+    The numpy route (and the twin of :func:`~loopwatch.engine._settle.settle_paths`); it
+    also writes the events.
+    """
+    F, E = plan.F, plan.edges
+    sub = st.take(cd)
+    evs = ev.on(cd)
+    A_d, r_d, D_d = gather(A, cd), gather(r, cd), gather(Dnew, cd)
+    world_d = cl.opex[:, cd] + cl.w_int[:, cd] + cl.w_prin[:, cd] + cl.w_accel[:, cd]
+    edge_losses(plan, sub, A_d, r_d)
+    add_losses(sub, world_d * (1.0 - r_d[:F]), np.full(F, F, np.int64), np.arange(F),
+               np.zeros(F, np.int64))
+    if evs.enabled:
+        evs.add(t, "default", (E.out_inc[:, :F] @ A_d + world_d) * D_d,
+                firm=np.arange(F), mask=D_d, round_=rounds[:, cd])
+    settle_defaults(plan, sub, t, D_d, r_d,
+                    E.in_inc[:, :F] @ (gather(paid, cd) * plan.edge_keep[:, None]), evs)
+    st.put(cd, sub)
+    # a defaulter's scheduled depreciation changes are cleared (on its paths only)
+    fi, pi = np.nonzero(D_d)
+    st.dep_change[:, fi, cd[pi]] = 0.0
+
+
+#: Whether the quarter settles defaults with the compiled :func:`settle_paths` when no events
+#: are recorded (tests switch it off to run the numpy route, its twin).
+_compiled_settlement = True
 
 
 def _with_rows(filled: B8, a: F64, groups: list[slice]) -> NDArray[np.int64]:
