@@ -65,6 +65,20 @@ def _flush(acc: Any, tmp: Any, hit: Any, order: Any, n: int) -> None:
 
 
 @_jit
+def _flush_noted(acc: Any, tmp: Any, hit: Any, order: Any, n: int, noted: Any, touch: Any,
+                 n_touch: int) -> int:
+    """:func:`_flush`, noting each target of ``acc`` touched this path (for the final add)."""
+    for i in range(n):
+        g = order[i]
+        if not noted[g]:
+            noted[g] = True
+            touch[n_touch] = g
+            n_touch += 1
+    _flush(acc, tmp, hit, order, n)
+    return n_touch
+
+
+@_jit
 def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: Any,
            opex: Any, w_int: Any, w_prin: Any, w_accel: Any,
            e_payer: Any, e_payee: Any, e_mech: Any, e_keep: Any,
@@ -101,6 +115,8 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
     hitL, hitM, hitW = np.zeros(NL, np.bool_), np.zeros(NM, np.bool_), np.zeros(F, np.bool_)
     ordL, ordM, ordW = (np.empty(NL, np.int64), np.empty(NM, np.int64),
                         np.empty(F, np.int64))
+    inL, inM = np.zeros(NL, np.bool_), np.zeros(NM, np.bool_)  # targets touched on a path
+    touchL, touchM = np.empty(NL, np.int64), np.empty(NM, np.int64)
     s1, s2 = np.zeros(F), np.zeros(F)  # per-firm sums of one posting
     mask = np.zeros(C, np.bool_)
     dflt = np.zeros(F, np.bool_)
@@ -112,11 +128,15 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
             dflt[f] = D[f, p]
         # ---- losses on unpaid edges, then the world's on the defaulters' costs
         nL = nM = nW = 0
+        nTL = nTM = 0
         for e in range(E):
             m = e_mech[e]
             if m < 0:
                 continue
-            x = A[e, p] * (1.0 - r[e_payer[e], p])
+            rr = r[e_payer[e], p]
+            if rr == 1.0:  # paid in full: no loss (and ``A`` is not read)
+                continue
+            x = A[e, p] * (1.0 - rr)
             if x == 0.0:
                 continue
             q, s = e_payee[e], e_payer[e]
@@ -125,12 +145,14 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                 nM = _group(tmpM, hitM, ordM, nM, q * 4 + m, x)
             elif s < F:
                 nW = _group(tmpW, hitW, ordW, nW, s, x)
-        _flush(accL, tmpL, hitL, ordL, nL)
-        _flush(accM, tmpM, hitM, ordM, nM)
+        nTL = _flush_noted(accL, tmpL, hitL, ordL, nL, inL, touchL, nTL)
+        nTM = _flush_noted(accM, tmpM, hitM, ordM, nM, inM, touchM, nTM)
         _flush(accW, tmpW, hitW, ordW, nW)
         for f in range(F):
-            x = (((opex[f, p] + w_int[f, p]) + w_prin[f, p]) + w_accel[f, p]) * (1.0 - r[f, p])
-            accW[f] += 0.0 + x
+            rr = r[f, p]
+            if rr != 1.0:
+                x = (((opex[f, p] + w_int[f, p]) + w_prin[f, p]) + w_accel[f, p]) * (1.0 - rr)
+                accW[f] += 0.0 + x
         # ---- 1. liquidation: compute and other assets at α (the world buys), the rest lost
         for acct in (1, 2):
             row = bal[acct]
@@ -234,8 +256,8 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                     if x != 0.0:
                         nL = _group(tmpL, hitL, ordL, nL, h * (F + 1) + s, x)
                         nM = _group(tmpM, hitM, ordM, nM, h * 4 + 1, x)
-            _flush(accL, tmpL, hitL, ordL, nL)
-            _flush(accM, tmpM, hitM, ordM, nM)
+            nTL = _flush_noted(accL, tmpL, hitL, ordL, nL, inL, touchL, nTL)
+            nTM = _flush_noted(accM, tmpM, hitM, ordM, nM, inM, touchM, nTM)
             for i in range(n_wt):
                 if dflt[wt_holder[i]] or dflt[wt_issuer[i]]:
                     wt_val[i, p] = 0.0
@@ -243,9 +265,9 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
         # ---- 2. resolution costs: 1 − β of the network receipts when claims are not met
         for f in range(F):
             s1[f] = 0.0
-        for e in range(E):
+        for e in range(E):  # network receipts of the defaulters that pay less than in full
             q = e_payee[e]
-            if q < F:
+            if q < F and dflt[q] and r[q, p] < 1.0:
                 s1[q] += paid[e, p] * e_keep[e]
         tot = 0.0
         for f in range(F):
@@ -348,8 +370,8 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                         nM = _group(tmpM, hitM, ordM, nM, h * 4 + 1, x)
                     stake_val[i, p] = 0.0
                     stake_units[i, p] = 0.0
-            _flush(accL, tmpL, hitL, ordL, nL)
-            _flush(accM, tmpM, hitM, ordM, nM)
+            nTL = _flush_noted(accL, tmpL, hitL, ordL, nL, inL, touchL, nTL)
+            nTM = _flush_noted(accM, tmpM, hitM, ordM, nM, inM, touchM, nTM)
         # ---- 6. the defaulter is gone; its contracts end (and what depends on them)
         for f in range(F):
             if dflt[f]:
@@ -391,14 +413,18 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
             if dflt[ln_payer[k]]:
                 live[ln[k], p] = False
         # ---- the quarter's losses join the run's; the defaulters' depreciation ends
-        for g in range(NL):
+        for i in range(nTL):
+            g = touchL[i]
             if accL[g] != 0.0 or accL[g] != accL[g]:
                 losses[g, p] += accL[g]
-                accL[g] = 0.0
-        for g in range(NM):
+            accL[g] = 0.0
+            inL[g] = False
+        for i in range(nTM):
+            g = touchM[i]
             if accM[g] != 0.0 or accM[g] != accM[g]:
                 loss_mech[g, p] += accM[g]
-                accM[g] = 0.0
+            accM[g] = 0.0
+            inM[g] = False
         for f in range(F):
             if accW[f] != 0.0 or accW[f] != accW[f]:
                 world_losses[f, p] += accW[f]

@@ -257,7 +257,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         st.stranded, sched_cc, cloud,
         sched_cc * rr.spot_price * plan.shock_rerent[t, cloud] * rr.utilisation)
     if stranded_loss is not None:
-        add_losses(st, stranded_loss, cloud, plan.payer[cc], np.full(len(cc), 3, np.int64))
+        # only the commitments stranded on some path (the other rows would add zeros)
+        k = np.flatnonzero(stranded_loss.any(axis=1))
+        add_losses(st, stranded_loss[k], cloud[k], plan.payer[cc[k]], np.full(len(k), 3, np.int64))
     led.from_world(income_all, Account.equity)
 
     # 3. scheduled flows
