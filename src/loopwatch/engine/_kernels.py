@@ -39,6 +39,7 @@ __all__ = [
     "pay_reference",
     "position",
     "position_reference",
+    "resolve_calm",
     "schedule",
     "schedule_reference",
     "short",
@@ -738,68 +739,80 @@ def schedule_reference(n_edges: int, groups: Any, live: NDArray[np.bool_],
 
 
 @_jit
+def _clear_path(Ak: Any, pk: Any, qk: Any, e: Any, c: Any, dflt: Any, beta: float, r: Any,
+                inn: Any, s: int, D: Any, from_payers: Any, at: Any) -> bool:  # pragma: no cover
+    """The greatest clearing vector on path (column) ``s`` of ``Ak``/``e``/``c``/``dflt``.
+
+    Writes ``r[:, s]`` and the network inflow into ``inn`` (F,); ``D``,
+    ``from_payers``, ``at`` (F,) are scratch. False if the system is singular.
+    """
+    F = e.shape[0]
+    n = Ak.shape[0]
+    short = 1.0 - 1e-12
+    for i in range(F):
+        inn[i] = 0.0
+        r[i, s] = 1.0
+    for k in range(n):
+        inn[qk[k]] += Ak[k, s]
+    for i in range(F):
+        D[i] = dflt[i, s] and e[i, s] + inn[i] < c[i, s] * short
+    for _ in range(F + 1):
+        d = 0
+        for i in range(F):
+            if D[i]:
+                at[i] = d
+                d += 1
+            else:
+                at[i] = -1
+        if d == 0:
+            break
+        # the system on the defaulters alone: c_i r_i − β Σ_{j∈D} M_ij r_j = e_i + β Σ_{j∉D} M_ij
+        Mdd = np.zeros((d, d))
+        for i in range(F):
+            from_payers[i] = 0.0
+        for k in range(n):
+            a, b = at[qk[k]], at[pk[k]]
+            if a >= 0 and b >= 0:
+                Mdd[a, b] += Ak[k, s]
+            from_payers[qk[k]] += Ak[k, s] * (0.0 if D[pk[k]] else 1.0)
+        mat = np.empty((d, d))
+        rhs = np.empty(d)
+        for i in range(F):
+            a = at[i]
+            if a < 0:
+                continue
+            for b in range(d):
+                mat[a, b] = c[i, s] * (1.0 if a == b else 0.0) - beta * Mdd[a, b]
+            rhs[a] = e[i, s] + beta * from_payers[i]
+        try:
+            x = np.linalg.solve(mat, rhs)
+        except Exception:  # singular: the caller solves this batch in numpy
+            return False
+        for i in range(F):
+            r[i, s] = 1.0 if at[i] < 0 else min(max(x[at[i]], 0.0), 1.0)
+        for i in range(F):
+            inn[i] = 0.0
+        for k in range(n):
+            inn[qk[k]] += Ak[k, s] * r[pk[k], s]
+        grown = False
+        for i in range(F):
+            if not D[i] and dflt[i, s] and e[i, s] + inn[i] < c[i, s] * short:
+                D[i] = True
+                grown = True
+        if not grown:
+            break
+    return True
+
+
+@_jit
 def _clear(Ak: Any, pk: Any, qk: Any, e: Any, c: Any, dflt: Any, beta: float, r: Any,
            inflow: Any) -> bool:  # pragma: no cover
     F, S = e.shape
-    n = Ak.shape[0]
-    short = 1.0 - 1e-12
-    inn = np.zeros(F)
-    D = np.zeros(F, np.bool_)
-    from_payers = np.zeros(F)
-    at = np.empty(F, np.int64)
+    inn, D = np.zeros(F), np.zeros(F, np.bool_)
+    from_payers, at = np.zeros(F), np.empty(F, np.int64)
     for s in range(S):
-        for i in range(F):
-            inn[i] = 0.0
-            r[i, s] = 1.0
-        for k in range(n):
-            inn[qk[k]] += Ak[k, s]
-        for i in range(F):
-            D[i] = dflt[i, s] and e[i, s] + inn[i] < c[i, s] * short
-        for _ in range(F + 1):
-            d = 0
-            for i in range(F):
-                if D[i]:
-                    at[i] = d
-                    d += 1
-                else:
-                    at[i] = -1
-            if d == 0:
-                break
-            # the system on the defaulters alone: c_i r_i − β Σ_{j∈D} M_ij r_j = e_i + β Σ_{j∉D} M_ij
-            Mdd = np.zeros((d, d))
-            for i in range(F):
-                from_payers[i] = 0.0
-            for k in range(n):
-                a, b = at[qk[k]], at[pk[k]]
-                if a >= 0 and b >= 0:
-                    Mdd[a, b] += Ak[k, s]
-                from_payers[qk[k]] += Ak[k, s] * (0.0 if D[pk[k]] else 1.0)
-            mat = np.empty((d, d))
-            rhs = np.empty(d)
-            for i in range(F):
-                a = at[i]
-                if a < 0:
-                    continue
-                for b in range(d):
-                    mat[a, b] = c[i, s] * (1.0 if a == b else 0.0) - beta * Mdd[a, b]
-                rhs[a] = e[i, s] + beta * from_payers[i]
-            try:
-                x = np.linalg.solve(mat, rhs)
-            except Exception:  # singular: the caller solves this batch in numpy
-                return False
-            for i in range(F):
-                r[i, s] = 1.0 if at[i] < 0 else min(max(x[at[i]], 0.0), 1.0)
-            for i in range(F):
-                inn[i] = 0.0
-            for k in range(n):
-                inn[qk[k]] += Ak[k, s] * r[pk[k], s]
-            grown = False
-            for i in range(F):
-                if not D[i] and dflt[i, s] and e[i, s] + inn[i] < c[i, s] * short:
-                    D[i] = True
-                    grown = True
-            if not grown:
-                break
+        if not _clear_path(Ak, pk, qk, e, c, dflt, beta, r, inn, s, D, from_payers, at):
+            return False
         for i in range(F):
             inflow[i, s] = inn[i]
     return True
@@ -870,3 +883,133 @@ def masked_total_reference(s: Sum, mask: NDArray[np.bool_], rows: NDArray[np.int
     """The numpy twin of :func:`masked_total`."""
     out: F64 = scale * (s @ (mask[rows] * weight[:, None]))
     return out
+
+
+@_jit
+def _fmax(a: float, b: float) -> float:  # pragma: no cover
+    """``np.maximum(a, b)`` for two floats: NaN if either is NaN."""
+    return a if (a >= b or a != a) else b
+
+
+@_jit
+def _resolve_calm(cols: Any, short: Any, A: Any, opex: Any, w_int: Any, w_prin: Any,
+                  prin_sched: Any, loan_out: Any, loan_sold: Any, live: Any, alive: Any,
+                  world_debt: Any, cash: Any, compute: Any, other: Any, loans: Any,
+                  stake_val: Any, g: Any, ln_payee: Any, eq_payer: Any, eq_payee: Any,
+                  cc: Any, cc_payer: Any, cc_value: Any, cc_penalty: Any, e_payer: Any,
+                  e_payee: Any, e_keep: Any, inside: Any, a_rec: float, b_rec: float,
+                  beta: float, r_full: Any, D_full: Any, rounds: Any,
+                  w_accel: Any, done: Any) -> None:  # pragma: no cover
+    F = short.shape[0]
+    E, S = A.shape[0], cols.shape[0]
+    n_ln, n_eq, n_cc = ln_payee.shape[0], eq_payer.shape[0], cc.shape[0]
+    k_in = np.flatnonzero(inside)
+    n = k_in.shape[0]
+    pk, qk = e_payer[k_in], e_payee[k_in]
+    Aloc = np.empty((E, S))
+    Ak = np.empty((n, S))
+    est, claims, dflt = np.empty((F, S)), np.empty((F, S)), np.empty((F, S), np.bool_)
+    r = np.empty((F, S))
+    inn, Dsc, fp, at = np.zeros(F), np.zeros(F, np.bool_), np.zeros(F), np.empty(F, np.int64)
+    for j in range(S):
+        p = cols[j]
+        for e in range(E):
+            Aloc[e, j] = A[e, p]
+        for f in range(F):
+            dflt[f, j] = short[f, p]
+        # the defaulters' accelerated and cancelled claims (``_apply_default``)
+        for k in range(n_ln):
+            owes = dflt[ln_payee[k], j]
+            Aloc[g[0] + k, j] *= 0.0 if owes else 1.0
+            left = _fmax(loan_out[k, p] - prin_sched[k, p], 0.0) * (1.0 if owes else 0.0)
+            sold = loan_sold[k, p]
+            Aloc[g[1] + k, j] = left * (0.0 if sold else 1.0)
+            Aloc[g[2] + k, j] = left * (1.0 if sold else 0.0)
+        for i in range(n_eq):
+            Aloc[g[3] + i, j] *= 0.0 if dflt[eq_payee[i], j] else 1.0
+        for k in range(n_cc):
+            value = cc_value[k] * (1.0 if live[cc[k], p] else 0.0)
+            Aloc[g[4] + k, j] = cc_penalty[k] * value * (1.0 if dflt[cc_payer[k], j] else 0.0)
+        for f in range(F):
+            claims[f, j] = 0.0
+        for e in range(E):
+            q = e_payer[e]
+            if q < F:
+                claims[q, j] += Aloc[e, j]
+        for f in range(F):
+            world = ((opex[f, p] + w_int[f, p]) + w_prin[f, p]) + (
+                1.0 if dflt[f, j] else 0.0) * _fmax(world_debt[f, p] - w_prin[f, p], 0.0)
+            claims[f, j] = claims[f, j] + world
+        # the estate: cash, α of compute, other assets and stakes in live firms, β of loans
+        for f in range(F):
+            est[f, j] = 0.0
+        for i in range(n_eq):
+            est[eq_payer[i], j] += stake_val[i, p] * (1.0 if alive[eq_payee[i], p] else 0.0)
+        for f in range(F):
+            est[f, j] = (cash[f, p] + a_rec * ((compute[f, p] + other[f, p]) + est[f, j])
+                         + b_rec * loans[f, p])
+        for m in range(n):
+            Ak[m, j] = Aloc[k_in[m], j] * e_keep[k_in[m]]
+        done[j] = _clear_path(Ak, pk, qk, est, claims, dflt, beta, r, inn, j, Dsc, fp, at)
+        if not done[j]:  # singular: solved in numpy
+            continue
+        # a creditor pushed short by the clearing goes through the waterfall: not here
+        for f in range(F):
+            c = cash[f, p]
+            y = (c + inn[f]) - claims[f, j]
+            tol = 1e-9 * (claims[f, j] + abs(c)) + 1e-3
+            if not dflt[f, j] and alive[f, p] and y < -tol:
+                done[j] = False
+    for j in range(S):
+        if not done[j]:
+            continue
+        p = cols[j]
+        for f in range(F):
+            r_full[f, p] = r[f, j]
+            D_full[f, p] = dflt[f, j]
+            rounds[f, p] = 0 if dflt[f, j] else -1
+            w_accel[f, p] = (1.0 if dflt[f, j] else 0.0) * _fmax(world_debt[f, p] - w_prin[f, p],
+                                                                  0.0)
+        for e in range(E):
+            A[e, p] = Aloc[e, j]
+
+
+def resolve_calm(cols: NDArray[np.int64], short: NDArray[np.bool_], A: F64, opex: F64,
+                 w_int: F64, w_prin: F64, w_accel: F64, prin_sched: F64, st: Any, plan: Any,
+                 t: int) -> tuple[F64, NDArray[np.bool_], NDArray[np.int64], NDArray[np.bool_]]:
+    """Resolution on the paths where nobody is pushed short by the clearing, compiled.
+
+    The first round of :func:`loopwatch.engine.resolution.resolve`, path by path: the
+    short firms ``short`` (F, P) default on the paths ``cols``, their accelerated
+    claims and cancellation penalties are added to ``A`` (E, P), the payments are
+    cleared (β < 1), and ``A`` and ``w_accel`` (F, P) are written in place. Returns the
+    clearing ratios (F + 1, P), the defaulters and their round (0), and which of
+    ``cols`` are done. A path where a creditor is pushed short (it goes through the
+    waterfall) or whose system is singular is left untouched, for the caller's numpy
+    cascade (this kernel's twin).
+    """
+    P, F = st.P, plan.F
+    c = np.ascontiguousarray
+    E = plan.edges
+    g = E.groups
+    gs = np.array([g[k].start for k in ("draw", "accelerated", "accelerated_twin", "eq",
+                                        "penalty")], np.int64)
+    cc = c(plan.cc, np.int64)
+    cr = plan.scenario.credit
+    bal = st.ledger.bal
+    r_full, D_full = np.ones((F + 1, P)), np.zeros((F, P), np.bool_)
+    rounds = np.full((F, P), -1, np.int64)
+    done = np.zeros(len(cols), np.bool_)
+    _resolve_calm(
+        c(cols, np.int64), c(short, np.bool_), A, c(opex, np.float64), c(w_int, np.float64),
+        c(w_prin, np.float64), c(prin_sched, np.float64), c(st.loan_out, np.float64),
+        c(st.loan_sold, np.bool_), c(st.live, np.bool_), c(st.alive, np.bool_),
+        c(st.world_debt, np.float64), bal[0], bal[1], bal[2], bal[3],
+        c(st.stake_val, np.float64), gs, c(plan.payee[plan.ln], np.int64),
+        c(plan.payer[plan.eq], np.int64), c(plan.payee[plan.eq], np.int64), cc,
+        c(plan.payer[cc], np.int64), c(plan.remaining[cc, t], np.float64),
+        c(plan.cc_penalty, np.float64), c(E.payer, np.int64), c(E.payee, np.int64),
+        c(plan.edge_keep, np.float64), c((E.payer < F) & (E.payee < F), np.bool_),
+        float(cr.recovery_assets), float(cr.recovery_receivables),
+        float(cr.recovery_receivables), r_full, D_full, rounds, w_accel, done)
+    return r_full, D_full, rounds, done

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from loopwatch.engine._kernels import clear_paths
+from loopwatch.engine._kernels import clear_paths, resolve_calm
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import Market, Raised, waterfall
 from loopwatch.engine.incidence import cached_sum
@@ -307,14 +307,24 @@ def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Market,
         cascade round in which each failed (F, P), -1 elsewhere.
     """
     P, F = st.P, plan.F
-    r_full = np.ones((F + 1, P))
-    rounds = np.full((F, P), -1, np.int64)
     cols = np.flatnonzero(short.any(axis=0))
     if not len(cols):
-        return r_full, np.zeros((F, P), bool), rounds
+        return np.ones((F + 1, P)), np.zeros((F, P), bool), np.full((F, P), -1, np.int64)
     E = plan.edges
     out_f = E.out_inc[:, :F]
     beta = plan.scenario.credit.recovery_receivables
+    if beta < 1.0 and _compiled_clearing and cl.A.flags.c_contiguous \
+            and cl.w_accel.flags.c_contiguous:
+        # the paths where nobody is pushed short (nearly all): compiled; the rest below
+        r_full, Dfull, rounds, done = resolve_calm(cols, short, cl.A, cl.opex, cl.w_int,
+                                                   cl.w_prin, cl.w_accel, cl.prin_sched, st,
+                                                   plan, t)
+        cols = cols[~done]
+        if not len(cols):
+            return r_full, Dfull, rounds
+    else:
+        r_full, Dfull = np.ones((F + 1, P)), np.zeros((F, P), bool)
+        rounds = np.full((F, P), -1, np.int64)
     D = short[:, cols]
     rnd = np.where(D, 0, -1)
     for k in range(F + 1):
@@ -337,7 +347,6 @@ def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Market,
         D = D | fail
         rnd[fail] = k + 1
     r_full[:, cols] = r
-    Dfull = np.zeros((F, P), bool)
     Dfull[:, cols] = D
     rounds[:, cols] = rnd
     scatter(cl.A, cols, A)
