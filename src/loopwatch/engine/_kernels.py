@@ -899,7 +899,7 @@ def _resolve_calm(cols: Any, short: Any, A: Any, opex: Any, w_int: Any, w_prin: 
                   cc: Any, cc_payer: Any, cc_value: Any, cc_penalty: Any, e_payer: Any,
                   e_payee: Any, e_keep: Any, inside: Any, a_rec: float, b_rec: float,
                   beta: float, r_full: Any, D_full: Any, rounds: Any,
-                  w_accel: Any, done: Any) -> None:  # pragma: no cover
+                  w_accel: Any, done: Any, rows: Any) -> None:  # pragma: no cover
     F = short.shape[0]
     E, S = A.shape[0], cols.shape[0]
     n_ln, n_eq, n_cc = ln_payee.shape[0], eq_payer.shape[0], cc.shape[0]
@@ -911,10 +911,14 @@ def _resolve_calm(cols: Any, short: Any, A: Any, opex: Any, w_int: Any, w_prin: 
     est, claims, dflt = np.empty((F, S)), np.empty((F, S)), np.empty((F, S), np.bool_)
     r = np.empty((F, S))
     inn, Dsc, fp, at = np.zeros(F), np.zeros(F, np.bool_), np.zeros(F), np.empty(F, np.int64)
+    # rows of ``A`` outside ``rows`` are zero: only ``rows`` are read, and only what the
+    # defaults change is written back
     for j in range(S):
         p = cols[j]
         for e in range(E):
-            Aloc[e, j] = A[e, p]
+            Aloc[e, j] = 0.0
+        for i in range(rows.shape[0]):
+            Aloc[rows[i], j] = A[rows[i], p]
         for f in range(F):
             dflt[f, j] = short[f, p]
         # the defaulters' accelerated and cancelled claims (``_apply_default``)
@@ -970,19 +974,27 @@ def _resolve_calm(cols: Any, short: Any, A: Any, opex: Any, w_int: Any, w_prin: 
             rounds[f, p] = 0 if dflt[f, j] else -1
             w_accel[f, p] = (1.0 if dflt[f, j] else 0.0) * _fmax(world_debt[f, p] - w_prin[f, p],
                                                                   0.0)
-        for e in range(E):
-            A[e, p] = Aloc[e, j]
+        for k in range(n_ln):
+            A[g[0] + k, p] = Aloc[g[0] + k, j]
+            A[g[1] + k, p] = Aloc[g[1] + k, j]
+            A[g[2] + k, p] = Aloc[g[2] + k, j]
+        for i in range(n_eq):
+            A[g[3] + i, p] = Aloc[g[3] + i, j]
+        for k in range(n_cc):
+            A[g[4] + k, p] = Aloc[g[4] + k, j]
 
 
 def resolve_calm(cols: NDArray[np.int64], short: NDArray[np.bool_], A: F64, opex: F64,
                  w_int: F64, w_prin: F64, w_accel: F64, prin_sched: F64, st: Any, plan: Any,
-                 t: int) -> tuple[F64, NDArray[np.bool_], NDArray[np.int64], NDArray[np.bool_]]:
+                 t: int, rows: NDArray[np.int64] | None = None
+                 ) -> tuple[F64, NDArray[np.bool_], NDArray[np.int64], NDArray[np.bool_]]:
     """Resolution on the paths where nobody is pushed short by the clearing, compiled.
 
     The first round of :func:`loopwatch.engine.resolution.resolve`, path by path: the
     short firms ``short`` (F, P) default on the paths ``cols``, their accelerated
     claims and cancellation penalties are added to ``A`` (E, P), the payments are
-    cleared (β < 1), and ``A`` and ``w_accel`` (F, P) are written in place. Returns the
+    cleared (β < 1), and ``A`` and ``w_accel`` (F, P) are written in place (``rows``: the
+    rows of ``A`` that may be nonzero, a superset is fine; default all). Returns the
     clearing ratios (F + 1, P), the defaulters and their round (0), and which of
     ``cols`` are done. A path where a creditor is pushed short (it goes through the
     waterfall) or whose system is singular is left untouched, for the caller's numpy
@@ -1011,5 +1023,6 @@ def resolve_calm(cols: NDArray[np.int64], short: NDArray[np.bool_], A: F64, opex
         c(plan.cc_penalty, np.float64), c(E.payer, np.int64), c(E.payee, np.int64),
         c(plan.edge_keep, np.float64), c((E.payer < F) & (E.payee < F), np.bool_),
         float(cr.recovery_assets), float(cr.recovery_receivables),
-        float(cr.recovery_receivables), r_full, D_full, rounds, w_accel, done)
+        float(cr.recovery_receivables), r_full, D_full, rounds, w_accel, done,
+        np.arange(A.shape[0]) if rows is None else c(rows, np.int64))
     return r_full, D_full, rounds, done

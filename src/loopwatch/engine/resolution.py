@@ -290,7 +290,7 @@ def _apply_default(plan: Plan, st: State, t: int, cols: I64, cl: Claims,
 
 
 def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Market,
-            raised: Raised) -> tuple[F64, B8, I64]:
+            raised: Raised, rows: I64 | None = None) -> tuple[F64, B8, I64]:
     """Clear the quarter's obligations with cascades; update ``cl`` in place.
 
     Parameters
@@ -299,6 +299,8 @@ def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Market,
         Firms that cannot cover their obligations after the waterfall.
     raised : Raised
         Accumulates any money raised by firms pushed short in the cascade.
+    rows : ndarray of int, optional
+        The rows of ``cl.A`` that may be nonzero (a superset is fine; default: all).
 
     Returns
     -------
@@ -318,7 +320,7 @@ def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Market,
         # the paths where nobody is pushed short (nearly all): compiled; the rest below
         r_full, Dfull, rounds, done = resolve_calm(cols, short, cl.A, cl.opex, cl.w_int,
                                                    cl.w_prin, cl.w_accel, cl.prin_sched, st,
-                                                   plan, t)
+                                                   plan, t, rows)
         cols = cols[~done]
         if not len(cols):
             return r_full, Dfull, rounds

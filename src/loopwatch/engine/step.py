@@ -355,7 +355,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         alive_start = alive.copy()  # resolution updates ``st.alive`` in place
         cl = Claims(A=A, opex=opex_out, w_int=w_int, w_prin=w_prin, w_accel=np.zeros((F, P)),
                     prin_sched=prin_sched)
-        r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised)  # updates ``A`` in place
+        # (updates ``A`` in place; ``nz1``: its rows that may carry anything)
+        r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised, nz1)
         # resolution only lowers amounts, but for acceleration and cancellation penalties
         nz = _with_rows(filled, A, [g["accelerated"], g["accelerated_twin"], g["penalty"]])
         # every edge is paid at its payer's ratio (exactly 1 off the short paths, and for the
