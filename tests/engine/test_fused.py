@@ -202,15 +202,19 @@ def test_transfer_legs(seed: int, P: int, E: int, restrict: bool) -> None:
     payee_legs = {Account(x): Sum(np.where(leg_in == x, payee, -1), F) for x in set(leg_in)}
     amount = _money(rng, (E, P))
     nz = np.arange(E)
+    full = (out_inc, in_inc, payer_legs, payee_legs)
     if restrict:
         nz = np.flatnonzero(rng.random(E) < 0.6)
         amount[np.setdiff1d(np.arange(E), nz)] = 0.0
         out_inc, in_inc = out_inc.rows(nz), in_inc.rows(nz)
         payer_legs = {x: m.rows(nz) for x, m in payer_legs.items()}
         payee_legs = {x: m.rows(nz) for x, m in payee_legs.items()}
+    c = copy.deepcopy(a)
     a.transfer_legs(amount[nz], out_inc, in_inc, payer_legs, payee_legs)
     b.transfer_legs_reference(amount[nz], out_inc, in_inc, payer_legs, payee_legs)
     _assert_same(a, b)
+    c.transfer_legs_over(amount, nz, *full)  # the rows ``nz`` read in place: the same bits
+    _assert_same(a, c)
     with pytest.raises(ValueError, match="does not fit"):
         a.transfer_legs(np.zeros((len(nz) + 1, P)), out_inc, in_inc, payer_legs, payee_legs)
 
@@ -463,6 +467,7 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (Ledger, "post", Ledger.post_reference), (Ledger, "check", Ledger.check_reference),
             (Ledger, "transfer", Ledger.transfer_reference),
             (Ledger, "transfer_legs", Ledger.transfer_legs_reference),
+            (Ledger, "transfer_legs_over", Ledger.transfer_legs_over_reference),
             (Ledger, "from_world", Ledger.from_world_reference),
             (Ledger, "to_world", Ledger.to_world_reference),
             (State, "take", State.take_reference), (State, "put", State.put_reference),

@@ -182,21 +182,27 @@ class Sum:
             hit = cache[key] = self._restricted(np.asarray(nz, np.int64))
         return hit
 
+    def csr_over(self, nz: I64) -> tuple[I64, I64, F64]:
+        """``(indptr, indices, data)`` of :meth:`rows` ``(nz)`` with its entries pointed back
+        at their rows of the full input: a compiled product reads the rows ``nz`` in place."""
+        r = self.rows(nz)
+        full = r._full
+        if full is None:
+            full = np.ascontiguousarray(np.asarray(nz, np.int64)[r._m.indices])
+            r._full = full
+        return r._m.indptr, full, r._m.data
+
     def over(self, A: F64, nz: I64) -> F64:
         """``self.rows(nz) @ A[nz]`` without copying the rows ``nz`` of ``A`` (k, P) out first.
 
         The restricted map's entries are pointed back at their rows of ``A``, so the
         compiled product reads them in place; same order, so the same bits.
         """
-        r = self.rows(nz)
-        full = r._full
-        if full is None:
-            full = np.ascontiguousarray(np.asarray(nz, np.int64)[r._m.indices])
-            r._full = full
+        indptr, full, data = self.csr_over(nz)
         X = A if (A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous
                   and A.shape[0] == self.k) else _dense(A, self.k)
-        out = np.empty((r.n, X.shape[1]))
-        _fused.csr_matmul(r._m.indptr, full, r._m.data, X, out)
+        out = np.empty((self.n, X.shape[1]))
+        _fused.csr_matmul(indptr, full, data, X, out)
         return out
 
     def _restricted(self, nz: I64) -> Sum:

@@ -198,6 +198,41 @@ class Ledger:
         for acct, s in payee_legs.items():
             _fused.csr_post(*s.csr, X, bal[acct], -1.0 if acct < Account.debt else 1.0, F)
 
+    def transfer_legs_over(self, paid: F64, nz: NDArray[np.int64], out_inc: Sum, in_inc: Sum,
+                           payer_legs: dict[Account, Sum],
+                           payee_legs: dict[Account, Sum]) -> None:
+        """:meth:`transfer_legs` of the rows ``nz`` of ``paid`` (E, P), read in place.
+
+        The same as ``transfer_legs(paid[nz], out_inc.rows(nz), …)`` bit for bit
+        (the restricted maps' entries point at the rows of ``paid``: see
+        :meth:`~loopwatch.engine.incidence.Sum.csr_over`), without the copy.
+        """
+        F = self.F
+        X = paid
+        if (X.dtype != np.float64 or X.ndim != 2 or not X.flags.c_contiguous
+                or X.shape[1] != self.P or X.shape[0] != out_inc.k):
+            raise ValueError(f"amount of shape {X.shape} does not fit the edge maps")
+        bal = self.bal
+        cash = bal[Account.cash]
+        into, out = in_inc.csr_over(nz), out_inc.csr_over(nz)
+        _fused.csr_post(*into, X, cash, 1.0, F)
+        _fused.csr_post(*out, X, cash, -1.0, F)
+        _fused.csr_world(*into, *out, X, F, self.world_cash)
+        for acct, s in payer_legs.items():
+            _fused.csr_post(*s.csr_over(nz), X, bal[acct], 1.0 if acct < Account.debt else -1.0,
+                            F)
+        for acct, s in payee_legs.items():
+            _fused.csr_post(*s.csr_over(nz), X, bal[acct], -1.0 if acct < Account.debt else 1.0,
+                            F)
+
+    def transfer_legs_over_reference(self, paid: F64, nz: NDArray[np.int64], out_inc: Sum,
+                                     in_inc: Sum, payer_legs: dict[Account, Sum],
+                                     payee_legs: dict[Account, Sum]) -> None:
+        """:meth:`transfer_legs_over` as a copy of the rows and the numpy twin (the twin)."""
+        self.transfer_legs_reference(paid[nz], out_inc.rows(nz), in_inc.rows(nz),
+                                     {a: m.rows(nz) for a, m in payer_legs.items()},
+                                     {a: m.rows(nz) for a, m in payee_legs.items()})
+
     def transfer_legs_reference(self, amount: F64, out_inc: Sum, in_inc: Sum,
                                 payer_legs: dict[Account, Sum],
                                 payee_legs: dict[Account, Sum]) -> None:

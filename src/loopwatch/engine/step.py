@@ -523,13 +523,11 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
     g = E.groups
     F = plan.F
     payer_legs, payee_legs = plan.edge_legs
-    pz = paid[nz]
-    led.transfer_legs(pz, E.out_inc.rows(nz), E.in_inc.rows(nz),
-                      {a: m.rows(nz) for a, m in payer_legs.items()},
-                      {a: m.rows(nz) for a, m in payee_legs.items()})
-    # what was paid for goods delivered: ``pz`` (the rows ``nz``) and the chip purchases,
-    # less a defaulter's claims
+    led.transfer_legs_over(paid, nz, E.out_inc, E.in_inc, payer_legs, payee_legs)
+    # what was paid for goods delivered: ``pz`` (the rows ``nz``; copied only when a
+    # defaulter's claims come off) and the chip purchases, less those claims
     cp = paid[g["cp"]]
+    pz: F64 | None = None
     if defaulted is not None:
         k = nz[plan.capex_edges[nz]]  # purchases that may carry anything
         by = E.payer[k]
@@ -538,6 +536,7 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
         claims[firm] = paid[k[firm]] * defaulted[by[firm]]
         if claims.any():
             led.post(plan.capex_out.rows(k) @ claims, Account.equity, Account.compute)
+            pz = paid[nz]
             pz[np.searchsorted(nz, k)] -= claims  # ``nz`` is sorted, ``k`` a part of it
             in_cp = (k >= g["cp"].start) & (k < g["cp"].stop)
             if in_cp.any():
@@ -547,7 +546,8 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
     add_rows(st.cum_paid, paid, np.asarray(nz, np.int64), E.paid_to_contract)
     cc = plan.cc
     if len(cc):
-        spent = plan.capex_only_out.rows(nz) @ pz
+        spent = (plan.capex_only_out.over(paid, nz) if pz is None
+                 else plan.capex_only_out.rows(nz) @ pz)
         if spent.any():
             add_vintage(st, t, spent, plan.life0_q)
     if len(plan.cp):
