@@ -454,8 +454,25 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
         for p in range(P):
             x = cash[f, p] + inn[f, p] - out[f, p] - (opex[f, p] + w_int[f, p] + w_prin[f, p])
             gap[f, p] = max(mc - x, 0.0) * (1.0 if alive[f, p] else 0.0)
-    # flexible payments by payer, on the cells with a gap (rows added in row order)
-    f_cc, f_it = np.zeros((F, P)), np.zeros((F, P))
+    # flexible payments by payer, on the cells with a gap (rows added in row order); the
+    # totals below are zeroed only on the rows of firms that take part (``has_*``), the
+    # others count as exact zeros
+    has_fcc, has_fit = np.zeros(F, np.bool_), np.zeros(F, np.bool_)
+    has_occ, has_icc = np.zeros(F, np.bool_), np.zeros(F, np.bool_)
+    has_oit, has_iit = np.zeros(F, np.bool_), np.zeros(F, np.bool_)
+    for k in range(n_cc):
+        b, e = cc_payer[k], cc_payee[k]
+        if 0 <= b < F:
+            has_fcc[b] = has_occ[b] = True
+            if 0 <= e < F:
+                has_icc[e] = True
+    for i in range(n_it):
+        b, e = it_payer[i], it_payee[i]
+        if 0 <= b < F and milestone[i]:
+            has_fit[b] = has_oit[b] = True
+            if 0 <= e < F:
+                has_iit[e] = True
+    f_cc, f_it = _rows_zeroed(has_fcc, P), _rows_zeroed(has_fit, P)
     for k in range(n_cc):
         b = cc_payer[k]
         if 0 <= b < F:
@@ -472,12 +489,13 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
                     f_it[b, p] += amt * 1.0
     cut = gap  # reuse: the share cut of each firm's flexible payments (0 off the gaps)
     for f in range(F):
+        a_cc_, a_it_ = has_fcc[f], has_fit[f]
         for p in range(P):
             g = gap[f, p]
             if g > 0:
-                ff = f_cc[f, p] + f_it[f, p]
+                ff = (f_cc[f, p] if a_cc_ else 0.0) + (f_it[f, p] if a_it_ else 0.0)
                 cut[f, p] = min(g, ff) / ff if ff > 0 else 0.0
-    o_cc, i_cc = np.zeros((F, P)), np.zeros((F, P))
+    o_cc, i_cc = _rows_zeroed(has_occ, P), _rows_zeroed(has_icc, P)
     for k in range(n_cc):
         b, e = cc_payer[k], cc_payee[k]
         if 0 <= b < F:
@@ -490,7 +508,7 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
                     o_cc[b, p] += v
                     if 0 <= e < F:
                         i_cc[e, p] += v
-    o_it, i_it = np.zeros((F, P)), np.zeros((F, P))
+    o_it, i_it = _rows_zeroed(has_oit, P), _rows_zeroed(has_iit, P)
     for i in range(n_it):
         b, e = it_payer[i], it_payee[i]
         if 0 <= b < F and milestone[i]:
@@ -504,9 +522,20 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
                     if 0 <= e < F:
                         i_it[e, p] += v
     for f in range(F):
+        h1, h2, h3, h4 = has_occ[f], has_oit[f], has_icc[f], has_iit[f]
         for p in range(P):
-            out_new[f, p] = (out[f, p] - o_cc[f, p]) - o_it[f, p]
-            inn_new[f, p] = (inn[f, p] - i_cc[f, p]) - i_it[f, p]
+            out_new[f, p] = (out[f, p] - (o_cc[f, p] if h1 else 0.0)) - (o_it[f, p] if h2 else 0.0)
+            inn_new[f, p] = (inn[f, p] - (i_cc[f, p] if h3 else 0.0)) - (i_it[f, p] if h4 else 0.0)
+
+
+@_jit
+def _rows_zeroed(has: Any, P: int) -> Any:  # pragma: no cover
+    """An uninitialised (F, P) array whose rows ``has`` are zero (the others are not read)."""
+    out = np.empty((has.shape[0], P))
+    for f in range(has.shape[0]):
+        if has[f]:
+            out[f, :] = 0.0
+    return out
 
 
 def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_cash: F64,

@@ -310,7 +310,6 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     # and the milestone tranches of its equity investments (which lapse), pro rata
     flex_cc = len(cc) > 0 and bool((plan.cc_take_or_pay < 1).any())
     flex_it = len(plan.eq) > 0 and bool(plan.item_milestone.any())
-    items_cut = np.zeros((len(plan.item_amount), P))
     if flex_cc or flex_it:
         ic = plan.item_contract
         less, items_cut, inn, out = flex_kernel(
@@ -321,6 +320,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             A[g["cc"]] -= less
         if flex_it:
             A[g["eq"]] -= plan.item_to_eq @ items_cut
+    else:
+        items_cut = np.zeros((len(plan.item_amount), P))
     if len(plan.bk):
         calls = backstop_kernel(
             st.live, st.stranded, sched_cc, A[g["cc"]], rerent_cc, cc, cloud,
