@@ -600,13 +600,21 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
               denom: Any, loan_out: Any, accel: Any, sold: Any, items_due: Any,
               prin_sched: Any, maturing: Any, rows: Any, filled: Any) -> None:  # pragma: no cover
     F, P = alive.shape
-    # a row whose amount is zero this quarter stays as allocated (zeros) and is not scanned
-    blank = np.zeros(A.shape[0], np.bool_)
+    # ``A`` arrives uninitialised: rows outside the groups written here, the equity rows
+    # (items add into them) and the rows whose amount is zero this quarter are zeroed
+    # (the last are not scanned for the filled flags either); every other row is written
+    # in full below
+    E = A.shape[0]
+    for e in range(E):
+        if e < rows[0] or e >= rows[1] or g[4] <= e < g[10]:
+            A[e, :] = 0.0
+    blank = np.zeros(E, np.bool_)
     r = g[0]  # compute commitments
     for k in range(cc.shape[0]):
         s, c = sched_cc[k], cc[k]
         if s == 0.0:
             blank[r + k] = True
+            A[r + k, :] = 0.0
             continue
         for p in range(P):
             A[r + k, p] = s * (1.0 if live[c, p] else 0.0)
@@ -615,8 +623,10 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
         c, amt, v = cc[cap_cc[j]], cap_amount[j], vendor[j]
         if amt == 0.0:
             blank[r + j] = True
+            A[r + j, :] = 0.0
             if v < F:
                 blank[tw] = True
+                A[tw, :] = 0.0
                 tw += 1
             continue
         for p in range(P):
@@ -634,6 +644,7 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
         s, c = sched_cp[k], cp[k]
         if s == 0.0:
             blank[r + k] = True
+            A[r + k, :] = 0.0
             continue
         for p in range(P):
             A[r + k, p] = s * (1.0 if live[c, p] else 0.0)
@@ -649,6 +660,7 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
         c, b, rq, s = ln[k], borrower[k], rate_q[k], sched_ln[k]
         if s == 0.0:
             blank[g[5] + k] = True
+            A[g[5] + k, :] = 0.0
         for p in range(P):
             if s != 0.0:
                 A[g[5] + k, p] = s * (1.0 if live[c, p] else 0.0)
@@ -706,10 +718,10 @@ def schedule(n_edges: int, groups: Any, live: NDArray[np.bool_], alive: NDArray[
     """
     P = alive.shape[1]
     c = np.ascontiguousarray
-    A = np.zeros((n_edges, P))
+    A = np.empty((n_edges, P))  # (the kernel zeroes every row it does not write in full)
     keys = ("cc", "capex", "capex_twin", "cp", "eq", "draw", "interest", "interest_twin",
             "principal", "principal_twin")
-    g = np.array([groups[k].start for k in keys], np.int64)
+    g = np.array([groups[k].start for k in keys] + [groups["eq"].stop], np.int64)
     rows = np.array([min(groups[k].start for k in keys), max(groups[k].stop for k in keys)],
                     np.int64)  # the rows written
     items_due = np.empty((len(item_amount), P), np.bool_)
