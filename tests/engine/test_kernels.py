@@ -200,6 +200,7 @@ def test_schedule_equals_its_twin(F: int, P: int, sizes: list[int], seed: int) -
         out.fill(np.nan if out.dtype.kind == "f" else 1)
         return out
 
+    K.schedule(**args, accel=accel.copy())  # compiled first (numba types ``np.empty`` itself)
     with mock.patch.object(np, "empty", poisoned):  # the kernel gets uninitialised arrays
         got = K.schedule(**args, accel=a1)
     ref = K.schedule_reference(**args, accel=a2)
