@@ -79,6 +79,24 @@ def _flush_noted(acc: Any, tmp: Any, hit: Any, order: Any, n: int, noted: Any, t
 
 
 @_jit
+def _sold(cash: Any, asset: Any, equity: Any, world: Any, proceeds: Any, loss: Any,
+          p: int) -> None:
+    """Firms sell ``asset`` to the world on path ``p``: ``proceeds`` (F,) in cash (the
+    twin's ``from_world``), ``loss`` (F,) written off against equity (its ``post``)."""
+    tot = 0.0
+    for f in range(proceeds.shape[0]):
+        if proceeds[f] != 0.0:
+            cash[f, p] += 1.0 * proceeds[f]
+            asset[f, p] += -1.0 * proceeds[f]
+            tot += proceeds[f]
+    world[p] += -1.0 * tot
+    for f in range(loss.shape[0]):
+        if loss[f] != 0.0:
+            equity[f, p] += -1.0 * loss[f]
+            asset[f, p] += -1.0 * loss[f]
+
+
+@_jit
 def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: Any,
            opex: Any, w_int: Any, w_prin: Any, w_accel: Any,
            e_payer: Any, e_payee: Any, e_mech: Any, e_keep: Any,
@@ -156,28 +174,17 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
         # ---- 1. liquidation: compute and other assets at α (the world buys), the rest lost
         for acct in (1, 2):
             row = bal[acct]
-            tot = 0.0
             for f in range(F):
-                if dflt[f]:
-                    v = row[f, p]
-                    s1[f] = v
-                    x = a * v
-                    cash[f, p] += 1.0 * x
-                    row[f, p] += -1.0 * x
-                    tot += x
-            world[p] += -1.0 * tot
-            for f in range(F):
-                if dflt[f]:
-                    x = (1.0 - a) * s1[f]
-                    equity[f, p] += -1.0 * x
-                    row[f, p] += -1.0 * x
+                v = row[f, p] if dflt[f] else 0.0
+                s1[f] = a * v
+                s2[f] = (1.0 - a) * v
+            _sold(cash, row, equity, world, s1, s2, p)
         for f in range(F):
             if dflt[f]:
                 dep_rate[f, p] = 0.0
         # stakes held by a defaulter in live investees, at α
-        for f in range(F):
-            s1[f] = 0.0
-            s2[f] = 0.0
+        s1[:] = 0.0
+        s2[:] = 0.0
         some = False
         for i in range(n_eq):
             h = eq_payer[i]
@@ -189,21 +196,10 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                 stake_units[i, p] = 0.0
                 some = True
         if some:
-            tot = 0.0
-            for f in range(F):
-                if s1[f] != 0.0:
-                    cash[f, p] += 1.0 * s1[f]
-                    stakes[f, p] += -1.0 * s1[f]
-                    tot += s1[f]
-            world[p] += -1.0 * tot
-            for f in range(F):
-                if s2[f] != 0.0:
-                    equity[f, p] += -1.0 * s2[f]
-                    stakes[f, p] += -1.0 * s2[f]
+            _sold(cash, stakes, equity, world, s1, s2, p)
         # loans made by a defaulter (not sold yet), at β
-        for f in range(F):
-            s1[f] = 0.0
-            s2[f] = 0.0
+        s1[:] = 0.0
+        s2[:] = 0.0
         some = False
         for k in range(n_ln):
             h = ln_payer[k]
@@ -213,24 +209,13 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                 s2[h] += (1.0 - b) * face
                 some = True
         if some:
-            tot = 0.0
-            for f in range(F):
-                if s1[f] != 0.0:
-                    cash[f, p] += 1.0 * s1[f]
-                    loans[f, p] += -1.0 * s1[f]
-                    tot += s1[f]
-            world[p] += -1.0 * tot
-            for f in range(F):
-                if s2[f] != 0.0:
-                    equity[f, p] += -1.0 * s2[f]
-                    loans[f, p] += -1.0 * s2[f]
+            _sold(cash, loans, equity, world, s1, s2, p)
         for k in range(n_ln):
             if dflt[ln_payer[k]]:
                 loan_sold[k, p] = True
         # warrants held or issued by a defaulter lapse
-        for f in range(F):
-            s1[f] = 0.0
-            s2[f] = 0.0
+        s1[:] = 0.0
+        s2[:] = 0.0
         some = False
         for i in range(n_wt):
             h, s = wt_holder[i], wt_issuer[i]
@@ -263,8 +248,7 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                     wt_val[i, p] = 0.0
                     wt_left[i, p] = 0.0
         # ---- 2. resolution costs: 1 − β of the network receipts when claims are not met
-        for f in range(F):
-            s1[f] = 0.0
+        s1[:] = 0.0
         for e in range(E):  # network receipts of the defaulters that pay less than in full
             q = e_payee[e]
             if q < F and dflt[q] and r[q, p] < 1.0:
@@ -287,9 +271,8 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                 loi_debt[f, p] = 0.0
                 called[f, p] = 0.0
                 facility[f, p] = 0.0
-        for f in range(F):
-            s1[f] = 0.0
-            s2[f] = 0.0
+        s1[:] = 0.0
+        s2[:] = 0.0
         some = False
         for k in range(n_ln):
             if dflt[ln_payee[k]]:
@@ -348,8 +331,7 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                 tot += resid[f]
         world[p] += 1.0 * tot
         # ---- 5. stakes in a defaulter are written off
-        for f in range(F):
-            s1[f] = 0.0
+        s1[:] = 0.0
         some = False
         for i in range(n_eq):
             if dflt[eq_payee[i]]:
