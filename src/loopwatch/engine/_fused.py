@@ -648,7 +648,8 @@ def vintage(dep_change: F64, t: int, amount: F64, life: F64) -> None:
 
     ``dep_change[t + 1] += amount / life`` and, ``life`` quarters later, the
     same comes off again (if within the run). Rows of ``amount`` that are
-    all zero change nothing and are skipped.
+    all zero change nothing and are skipped (a row whose shares all underflow to
+    zero would add zeros: it is not worth a division per cell to skip it).
     """
     Q1 = dep_change.shape[0]
     F, P = amount.shape
@@ -657,7 +658,7 @@ def vintage(dep_change: F64, t: int, amount: F64, life: F64) -> None:
         a = amount[f]
         nonzero = 0
         for p in range(P):  # a branch-free count: vectorised
-            nonzero += a[p] / L != 0.0
+            nonzero += a[p] != 0.0
         if nonzero == 0:
             continue
         if t + 1 < Q1:
