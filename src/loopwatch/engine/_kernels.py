@@ -593,6 +593,22 @@ def flex_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin:
 
 
 @_jit
+def _scheduled(A: Any, r: int, contracts: Any, sched: Any, live: Any,
+               blank: Any) -> None:  # pragma: no cover
+    """Rows ``r + k`` of ``A``: this quarter's amount of contract ``contracts[k]`` where it is
+    live; a zero amount zeroes the row and marks it ``blank``."""
+    P = A.shape[1]
+    for k in range(contracts.shape[0]):
+        s, c = sched[k], contracts[k]
+        if s == 0.0:
+            blank[r + k] = True
+            A[r + k, :] = 0.0
+            continue
+        for p in range(P):
+            A[r + k, p] = s * (1.0 if live[c, p] else 0.0)
+
+
+@_jit
 def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap_cc: Any,
               cap_amount: Any, vendor: Any, cp: Any, sched_cp: Any, item_due_now: Any,
               item_paid: Any, failing: Any, item_contract: Any, item_amount: Any, item_eq: Any,
@@ -609,15 +625,7 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
         if e < rows[0] or e >= rows[1] or g[4] <= e < g[10]:
             A[e, :] = 0.0
     blank = np.zeros(E, np.bool_)
-    r = g[0]  # compute commitments
-    for k in range(cc.shape[0]):
-        s, c = sched_cc[k], cc[k]
-        if s == 0.0:
-            blank[r + k] = True
-            A[r + k, :] = 0.0
-            continue
-        for p in range(P):
-            A[r + k, p] = s * (1.0 if live[c, p] else 0.0)
+    _scheduled(A, g[0], cc, sched_cc, live, blank)  # compute commitments
     r, tw = g[1], g[2]  # build-out orders; their twins (a vendor that has failed: the world)
     for j in range(cap_cc.shape[0]):
         c, amt, v = cc[cap_cc[j]], cap_amount[j], vendor[j]
@@ -639,15 +647,7 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
                 A[r + j, p] = cap * 1.0
         if v < F:
             tw += 1
-    r = g[3]  # chip purchases
-    for k in range(cp.shape[0]):
-        s, c = sched_cp[k], cp[k]
-        if s == 0.0:
-            blank[r + k] = True
-            A[r + k, :] = 0.0
-            continue
-        for p in range(P):
-            A[r + k, p] = s * (1.0 if live[c, p] else 0.0)
+    _scheduled(A, g[3], cp, sched_cp, live, blank)  # chip purchases
     r = g[4]  # equity tranches: items due add into their contract's row, in item order
     for i in range(item_amount.shape[0]):
         c, e, amt, now = item_contract[i], item_eq[i], item_amount[i], item_due_now[i]
