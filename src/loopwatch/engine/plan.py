@@ -302,15 +302,15 @@ class Plan:
         return {}
 
     @cached_property
-    def _depends_pairs(self) -> tuple[I64, Sum]:
-        a, b = np.nonzero(self.depends)
-        return a.astype(np.int64), Sum(b.astype(np.int64), len(self.depends))
-
-    @cached_property
     def _depends_pair_lists(self) -> tuple[I64, I64]:
         """The dependency pairs ``(a, b)``: ``b`` falls with ``a`` (row-major order)."""
         a, b = np.nonzero(self.depends)
         return np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64)
+
+    @cached_property
+    def _depends_to_b(self) -> Sum:
+        """Totals over the dependency pairs into their dependent ``b`` (C targets)."""
+        return Sum(self._depends_pair_lists[1], len(self.depends))
 
     def dependents(self, mask: B8) -> B8:
         """The contracts (C, P) that depend, directly or not, on a contract in ``mask`` (C, P).
@@ -318,7 +318,7 @@ class Plan:
         ``depends`` is transitive, so one step reaches every dependent. The
         totals run over the (few) dependency pairs only, not a dense (C, C) product.
         """
-        a, to_b = self._depends_pairs
+        a, to_b = self._depends_pair_lists[0], self._depends_to_b
         if not len(a):
             return np.zeros(mask.shape, bool)
         out: B8 = (to_b @ mask[a].astype(np.float64)) > 0

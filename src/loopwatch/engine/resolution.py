@@ -122,8 +122,8 @@ def clear(A: F64, payer: I64, payee: I64, estate: F64, claims: F64, default: B8,
     return _clear_batch(A, payer, payee, estate, claims, default, beta)
 
 
-#: Whether :func:`clear` uses the compiled per-path kernel for β < 1 (tests switch it off to
-#: run the batched numpy algorithm, its twin).
+#: Whether :func:`clear`, and :func:`resolve` for its first round, use the compiled per-path
+#: kernels for β < 1 (tests switch it off to run the batched numpy algorithms, their twins).
 _compiled_clearing = True
 
 
