@@ -297,8 +297,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     mkt = _market(plan, st, t, stress, revenue_q)
     # maturing debt is refinanced by outside lenders: a share of the world ladder and
     # of book loans' scheduled principal (the book lender is repaid in full)
-    roll = (w_sched + plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln]) @ maturing) \
-        * roll_share
+    roll = plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln]) @ maturing
+    roll += w_sched  # (``w_sched + …``: addition commutes exactly)
+    roll *= roll_share
     rolled = bool(roll.any())
     if rolled:
         led.from_world(roll, Account.debt)
@@ -336,7 +337,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     if len(cc) or len(plan.bk):
         # the variable cost of contract revenue follows the amounts finally due (after
         # the take-or-pay cut and backstop calls)
-        opex = opex_out + ratio * plan.commercial_in.over(A, nz1) * alive
+        # (in place: ``opex_out + ratio × due × alive``, the same products in the same order)
+        opex = plan.commercial_in.over(A, nz1)
+        opex *= ratio
+        opex *= alive
+        opex += opex_out
 
     # 4. funding waterfall
     x, wo, need, deficit = position(led[Account.cash], inn, out, opex, w_int, w_prin,
@@ -407,7 +412,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     # 6. valuation
     dep = depreciate(plan, st, t)
     got_loop = plan.commercial_in.over(paid, nz)
-    revenue = end + non_loop + rerent + got_loop
+    revenue = end + non_loop
+    revenue += rerent
+    revenue += got_loop
     revalue(plan, st, t, revenue, demand, Dnew, dr.price[t])
     mark(plan, st, t)
 
