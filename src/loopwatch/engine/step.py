@@ -329,8 +329,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             plan.bk_covers, plan.payee[plan.bk], plan.bk_threshold,
             (plan.bk_start <= t) & (t <= plan.bk_end), st.bk_left, st.live[plan.bk])
         A[g["bk"]] = calls
-        out = out + plan.incidence(plan.bk, plan.payer) @ calls
-        inn = inn + plan.incidence(plan.bk, plan.payee) @ calls
+        out += plan.incidence(plan.bk, plan.payer) @ calls  # (fresh arrays of this step)
+        inn += plan.incidence(plan.bk, plan.payee) @ calls
 
     # the rows that may carry anything now: the flex only lowers amounts, backstop calls add
     nz1 = _with_rows(filled, A, [g["bk"]])
