@@ -537,19 +537,26 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
     cp = paid[g["cp"]]
     pz: F64 | None = None
     if defaulted is not None:
+        # on the paths with a default only (elsewhere the claims are zero)
+        dc = np.flatnonzero(defaulted.any(axis=0))
         k = nz[plan.capex_edges[nz]]  # purchases that may carry anything
         by = E.payer[k]
         firm = by < F
-        claims = np.zeros((len(k), st.P))
-        claims[firm] = paid[k[firm]] * defaulted[by[firm]]
+        claims = np.zeros((len(k), len(dc)))
+        claims[firm] = gather(paid, dc)[k[firm]] * gather(defaulted, dc)[by[firm]]
         if claims.any():
-            led.post(plan.capex_out.rows(k) @ claims, Account.equity, Account.compute)
+            # ``led.post(amount, equity, compute)`` on the columns ``dc``: the same operations
+            amount = plan.capex_out.rows(k) @ claims
+            bal = led.bal
+            bal[Account.equity][:, dc] += -1.0 * amount
+            bal[Account.compute][:, dc] += -1.0 * amount
             pz = paid[nz]
-            pz[np.searchsorted(nz, k)] -= claims  # ``nz`` is sorted, ``k`` a part of it
+            # (``nz`` is sorted, ``k`` a part of it)
+            pz[np.ix_(np.searchsorted(nz, k), dc)] -= claims
             in_cp = (k >= g["cp"].start) & (k < g["cp"].stop)
             if in_cp.any():
                 cp = cp.copy()  # (a view of ``paid`` until now)
-                cp[k[in_cp] - g["cp"].start] -= claims[in_cp]
+                cp[np.ix_(k[in_cp] - g["cp"].start, dc)] -= claims[in_cp]
     # cumulative payments per contract (each contract has one such edge)
     add_rows(st.cum_paid, paid, np.asarray(nz, np.int64), E.paid_to_contract)
     cc = plan.cc
