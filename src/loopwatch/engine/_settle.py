@@ -79,21 +79,40 @@ def _flush_noted(acc: Any, tmp: Any, hit: Any, order: Any, n: int, noted: Any, t
 
 
 @_jit
+def _post(debit: Any, credit: Any, amount: Any, sd: float, sc: float, p: int) -> None:
+    """The ledger's ``post`` on path ``p``: ``debit += sd × amount``, ``credit += sc × amount``
+    per firm (signs ±1 as :meth:`~loopwatch.engine.ledger.Ledger.post` picks them); firms
+    with a zero amount are skipped (they would add zeros)."""
+    for f in range(amount.shape[0]):
+        if amount[f] != 0.0:
+            debit[f, p] += sd * amount[f]
+            credit[f, p] += sc * amount[f]
+
+
+@_jit
 def _sold(cash: Any, asset: Any, equity: Any, world: Any, proceeds: Any, loss: Any,
           p: int) -> None:
     """Firms sell ``asset`` to the world on path ``p``: ``proceeds`` (F,) in cash (the
     twin's ``from_world``), ``loss`` (F,) written off against equity (its ``post``)."""
+    _post(cash, asset, proceeds, 1.0, -1.0, p)
     tot = 0.0
     for f in range(proceeds.shape[0]):
         if proceeds[f] != 0.0:
-            cash[f, p] += 1.0 * proceeds[f]
-            asset[f, p] += -1.0 * proceeds[f]
             tot += proceeds[f]
     world[p] += -1.0 * tot
-    for f in range(loss.shape[0]):
-        if loss[f] != 0.0:
-            equity[f, p] += -1.0 * loss[f]
-            asset[f, p] += -1.0 * loss[f]
+    _post(equity, asset, loss, -1.0, -1.0, p)
+
+
+@_jit
+def _add_touched(dst: Any, acc: Any, noted: Any, touch: Any, n: int, p: int) -> None:
+    """``dst[g, p] += acc[g]`` for the ``n`` targets noted on this path (the twin's write-back
+    of a sub-state's accumulator skips only exact zeros); reset them for the next path."""
+    for i in range(n):
+        g = touch[i]
+        if acc[g] != 0.0 or acc[g] != acc[g]:
+            dst[g, p] += acc[g]
+        acc[g] = 0.0
+        noted[g] = False
 
 
 @_jit
@@ -225,14 +244,8 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                 s2[s] += v
                 some = True
         if some:
-            for f in range(F):
-                if s1[f] != 0.0:
-                    equity[f, p] += -1.0 * s1[f]
-                    warrants[f, p] += -1.0 * s1[f]
-            for f in range(F):
-                if s2[f] != 0.0:
-                    wl[f, p] += -1.0 * s2[f]
-                    equity[f, p] += 1.0 * s2[f]
+            _post(equity, warrants, s1, -1.0, -1.0, p)  # the holder's warrants written off
+            _post(wl, equity, s2, -1.0, 1.0, p)  # the issuer's liability closed
             nL = nM = 0
             for i in range(n_wt):
                 h, s = wt_holder[i], wt_issuer[i]
@@ -282,14 +295,8 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                 loan_out[k, p] = 0.0
                 some = True
         if some:
-            for f in range(F):
-                if s1[f] != 0.0:
-                    debt[f, p] += -1.0 * s1[f]
-                    equity[f, p] += 1.0 * s1[f]
-            for f in range(F):
-                if s2[f] != 0.0:
-                    equity[f, p] += -1.0 * s2[f]
-                    loans[f, p] += -1.0 * s2[f]
+            _post(debt, equity, s1, -1.0, 1.0, p)  # the borrower's debt written off
+            _post(equity, loans, s2, -1.0, -1.0, p)  # the lender's loss
         # ---- 4. a residual after paying every claim goes to the shareholders
         for f in range(F):
             resid[f] = _fmax0(cash[f, p]) if dflt[f] else 0.0
@@ -311,14 +318,8 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                         s2[h] += x
                         some = True
             if some:
-                for f in range(F):
-                    if s1[f] != 0.0:
-                        equity[f, p] += -1.0 * s1[f]
-                        cash[f, p] += -1.0 * s1[f]
-                for f in range(F):
-                    if s2[f] != 0.0:
-                        cash[f, p] += 1.0 * s2[f]
-                        stakes[f, p] += -1.0 * s2[f]
+                _post(equity, cash, s1, -1.0, -1.0, p)  # the investee pays out
+                _post(cash, stakes, s2, 1.0, -1.0, p)  # the holder receives
                 for i in range(n_eq):
                     stake_val[i, p] = stake_val[i, p] - th[i]
                 for f in range(F):
@@ -338,10 +339,7 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                 s1[eq_payer[i]] += stake_val[i, p]
                 some = True
         if some:
-            for f in range(F):
-                if s1[f] != 0.0:
-                    equity[f, p] += -1.0 * s1[f]
-                    stakes[f, p] += -1.0 * s1[f]
+            _post(equity, stakes, s1, -1.0, -1.0, p)
             nL = nM = 0
             for i in range(n_eq):
                 tee, h = eq_payee[i], eq_payer[i]
@@ -395,18 +393,8 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
             if dflt[ln_payer[k]]:
                 live[ln[k], p] = False
         # ---- the quarter's losses join the run's; the defaulters' depreciation ends
-        for i in range(nTL):
-            g = touchL[i]
-            if accL[g] != 0.0 or accL[g] != accL[g]:
-                losses[g, p] += accL[g]
-            accL[g] = 0.0
-            inL[g] = False
-        for i in range(nTM):
-            g = touchM[i]
-            if accM[g] != 0.0 or accM[g] != accM[g]:
-                loss_mech[g, p] += accM[g]
-            accM[g] = 0.0
-            inM[g] = False
+        _add_touched(losses, accL, inL, touchL, nTL, p)
+        _add_touched(loss_mech, accM, inM, touchM, nTM, p)
         for f in range(F):
             if accW[f] != 0.0 or accW[f] != accW[f]:
                 world_losses[f, p] += accW[f]
