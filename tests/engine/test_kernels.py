@@ -76,10 +76,34 @@ def test_pay_equals_its_twin(F: int, E: int, P: int, seed: int) -> None:
     r = rng.random((F + 1, P))
     payer = rng.integers(0, F + 1, E)
     rows = np.flatnonzero(rng.random(E) < 0.6)
-    got = K.pay(A, r, payer, rows)
+    empty_like = np.empty_like
+
+    def poisoned(*a: object, **k: object) -> np.ndarray:
+        """``np.empty_like`` full of NaN: a row the kernel forgets to write shows."""
+        out = empty_like(*a, **k)  # type: ignore[call-overload]
+        out.fill(np.nan)
+        return out
+
+    with mock.patch.object(np, "empty_like", poisoned):  # ``paid`` arrives uninitialised
+        got = K.pay(A, r, payer, rows)
     _same(got, K.pay_reference(A, r, payer, rows))
     off = np.setdiff1d(np.arange(E), rows)
     assert not got[off].any()  # rows outside ``rows`` carry nothing
+
+
+@SMALL
+@given(st.integers(1, 12), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_flag_rows_equals_its_twin(E: int, P: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = np.where(rng.random((E, P)) < 0.8, 0.0, rng.normal(size=(E, P)))
+    a[rng.random((E, P)) < 0.05] = np.nan  # ``any`` counts NaN as set
+    lo = int(rng.integers(0, E))
+    rows = slice(lo, int(rng.integers(lo, E + 1)))
+    f1 = rng.random(E) < 0.3
+    f2 = f1.copy()
+    K.flag_rows(a, rows, f1)
+    K.flag_rows_reference(a, rows, f2)
+    np.testing.assert_array_equal(f1, f2)
 
 
 @SMALL

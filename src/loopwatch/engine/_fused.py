@@ -291,13 +291,15 @@ def world_post(bal: F64, debit: int, credit: int, amount: F64, sd: float, sc: fl
 
 @_jit
 def pay_world(bal: F64, cash_i: int, debt_i: int, equity_i: int, opex: F64, interest: F64,
-              principal: F64, world: F64, world_debt: F64, loi_debt: F64, new_debt: F64,
-              new_loi: F64) -> None:
+              principal: F64, accel: F64, ratio: F64, scaled: bool, world: F64,
+              world_debt: F64, loi_debt: F64, new_debt: F64, new_loi: F64) -> None:
     """Firms pay the world ``opex + interest`` (from equity) and ``principal`` (off debt).
 
     The two world postings in order (:func:`world_post` with the equity leg, then the
     debt leg), then ``new_debt = max(world_debt − principal, 0)`` and ``new_loi =
-    min(loi_debt, new_debt)``: one pass instead of five.
+    min(loi_debt, new_debt)``: one pass instead of five. With ``scaled``, interest is
+    ``interest × ratio`` and principal ``(principal + accel) × ratio`` (a payer's
+    clearing ratio; ``accel`` the accelerated part), computed in the same pass.
     """
     F, P = opex.shape
     cash, debt, equity = bal[cash_i], bal[debt_i], bal[equity_i]
@@ -309,8 +311,12 @@ def pay_world(bal: F64, cash_i: int, debt_i: int, equity_i: int, opex: F64, inte
         c, d, e = cash[f], debt[f], equity[f]
         wd, ld, nd, nl = world_debt[f], loi_debt[f], new_debt[f], new_loi[f]
         for p in range(P):
-            a1 = o[p] + i[p]
-            a2 = pr[p]
+            if scaled:
+                a1 = o[p] + i[p] * ratio[f, p]
+                a2 = (pr[p] + accel[f, p]) * ratio[f, p]
+            else:
+                a1 = o[p] + i[p]
+                a2 = pr[p]
             e[p] += -1.0 * a1
             c[p] += -1.0 * a1
             d[p] += -1.0 * a2
@@ -476,9 +482,8 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
     world-debt rate becomes the balance-weighted average), equity sold to
     the world at the market price, warrants exercised (:func:`exercise`),
     stakes sold. Every state array is updated in place; ``out`` (5, F, P),
-    zero on entry, gets what each source raised: facility, debt, equity,
-    warrant, stake-sale (USD). Rows of firms that want nothing are not
-    touched (a zeroed ``np.zeros`` block stays unmapped until written).
+    uninitialised on entry, gets what each source raised: facility, debt,
+    equity, warrant, stake-sale (USD), zero where a firm wants nothing.
     """
     F, P = need.shape
     slot = np.full(F, -1, np.int64)  # position of each firm that wants money, else -1
@@ -490,6 +495,9 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
         if cnt:
             slot[f] = n
             n += 1
+        else:  # raises nothing anywhere
+            for j in range(5):
+                out[j, f, :] = 0.0
     if n == 0:
         return
     cash, stakes, debt, equity = bal[0], bal[4], bal[6], bal[8]
@@ -517,7 +525,9 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
             continue
         for p in range(P):
             cap_stake[r, p] = keep * cap_stake[r, p]
-            if not need[f, p] > 0:  # wants nothing here: raises nothing (``out`` stays 0)
+            if not need[f, p] > 0:  # wants nothing here: raises nothing
+                for j in range(5):
+                    out[j, f, p] = 0.0
                 continue
             c0 = facility[f, p]
             c1 = fmax(fmin(collateral[f, p], debt_cap[f, p]) - debt[f, p] - c0, 0.0)

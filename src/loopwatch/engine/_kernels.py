@@ -381,21 +381,49 @@ def backstop_reference(live: NDArray[np.bool_], stranded: F64, sched_t: F64, a_c
 
 
 @_jit
-def _pay(A: Any, r: Any, payer: Any, rows: Any, paid: Any) -> None:  # pragma: no cover
-    P = A.shape[1]
-    for e in rows:
-        b = payer[e]
+def _flag_rows(a: Any, lo: int, hi: int, filled: Any) -> None:  # pragma: no cover
+    P = a.shape[1]
+    for e in range(lo, hi):
+        if filled[e]:
+            continue
         for p in range(P):
-            paid[e, p] = A[e, p] * r[b, p]
+            if a[e, p] != 0.0:  # (NaN too, as ``any``)
+                filled[e] = True
+                break
+
+
+def flag_rows(a: F64, rows: slice, filled: NDArray[np.bool_]) -> None:
+    """``filled[rows] |= a[rows].any(axis=1)`` in place, stopping at a row's first nonzero."""
+    _flag_rows(a, rows.start, rows.stop, filled)
+
+
+def flag_rows_reference(a: F64, rows: slice, filled: NDArray[np.bool_]) -> None:
+    """The numpy twin of :func:`flag_rows`."""
+    filled[rows] |= a[rows].any(axis=1)
+
+
+@_jit
+def _pay(A: Any, r: Any, payer: Any, rows: Any, paid: Any) -> None:  # pragma: no cover
+    # ``paid`` arrives uninitialised: the rows ``rows`` (sorted) are written, the others zeroed
+    E, P = A.shape
+    k, n = 0, rows.shape[0]
+    for e in range(E):
+        if k < n and rows[k] == e:
+            k += 1
+            b = payer[e]
+            for p in range(P):
+                paid[e, p] = A[e, p] * r[b, p]
+        else:
+            paid[e, :] = 0.0
 
 
 def pay(A: F64, r: F64, payer: NDArray[np.int64], rows: NDArray[np.int64]) -> F64:
     """What is paid on each edge (E, P): ``A`` at its payer's clearing ratio ``r`` (F + 1, P).
 
-    Only the rows ``rows`` may carry anything (a superset is fine); the others are
-    zero, without a pass over them.
+    Only the rows ``rows`` (sorted, unique) may carry anything (a superset is fine);
+    the others are zeroed without reading ``A``.
     """
-    paid = np.zeros_like(A)
+    paid = np.empty_like(A)  # (the kernel zeroes the rows outside ``rows``)
     _pay(A, np.ascontiguousarray(r), np.ascontiguousarray(payer, np.int64),
          np.ascontiguousarray(rows, np.int64), paid)
     return paid

@@ -130,7 +130,7 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
     """
     led, eqm = st.ledger, plan.scenario.equity
     ix = kernel_index(plan)
-    out = np.zeros((len(SOURCES), *st.alive.shape))
+    out = np.empty((len(SOURCES), *st.alive.shape))  # (the kernel writes every cell)
     _fused.waterfall(
         _c(need), _c(deficit), _c(st.alive, np.bool_), led.bal, led.world_cash,
         owned(st, "facility"), _c(mkt.collateral), _c(mkt.debt_cap), _c(st.mv),

@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine._fused import add_rows, pay_world
 from loopwatch.engine._kernels import backstop as backstop_kernel
+from loopwatch.engine._kernels import flag_rows
 from loopwatch.engine._kernels import flex as flex_kernel
 from loopwatch.engine._kernels import income as income_kernel
 from loopwatch.engine._kernels import market, masked_total, pay, position, schedule, world_debt_due
@@ -375,7 +376,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         opex[:, cols] = (gather(opex_out, cols) * gather(rf, cols) + ratio
                          * plan.commercial_in.over(gather(paid, cols), nz)
                          * gather(alive_start, cols))
-        _pay_world(st, opex, w_int * rf, (w_prin + cl.w_accel) * rf)
+        _pay_world(st, opex, w_int, w_prin, cl.w_accel, rf)
         D = Dnew[:, cols]
         if D.any():
             # losses and liquidation only on the paths where somebody defaulted: on the
@@ -443,25 +444,34 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     )
 
 
-def _pay_world(st: State, opex: F64, interest: F64, principal: F64) -> None:
+def _pay_world(st: State, opex: F64, interest: F64, principal: F64, accel: F64 | None = None,
+               ratio: F64 | None = None) -> None:
     """Pay the world operating costs, interest and principal (F, P); reduce world debt.
 
-    One compiled pass (:func:`~loopwatch.engine._fused.pay_world`); the twin is
-    :func:`_pay_world_reference`.
+    With ``ratio`` (F, P), the payers' clearing ratios: interest × ratio and
+    (principal + ``accel``) × ratio. One compiled pass
+    (:func:`~loopwatch.engine._fused.pay_world`); the twin is :func:`_pay_world_reference`.
     """
     led = st.ledger
     c = np.ascontiguousarray
     new_debt, new_loi = np.empty_like(st.world_debt), np.empty_like(st.loi_debt)
+    scaled = ratio is not None
+    none = np.empty((0, 0))
     pay_world(led.bal, int(Account.cash), int(Account.debt), int(Account.equity),
               c(opex, np.float64), c(interest, np.float64), c(principal, np.float64),
-              led.world_cash, c(st.world_debt, np.float64), c(st.loi_debt, np.float64),
+              c(accel, np.float64) if scaled else none, c(ratio, np.float64) if scaled else none,
+              scaled, led.world_cash, c(st.world_debt, np.float64), c(st.loi_debt, np.float64),
               new_debt, new_loi)
     st.world_debt, st.loi_debt = new_debt, new_loi
 
 
-def _pay_world_reference(st: State, opex: F64, interest: F64, principal: F64) -> None:
+def _pay_world_reference(st: State, opex: F64, interest: F64, principal: F64,
+                         accel: F64 | None = None, ratio: F64 | None = None) -> None:
     """:func:`_pay_world` in numpy (the twin)."""
     led = st.ledger
+    if ratio is not None:
+        assert accel is not None
+        interest, principal = interest * ratio, (principal + accel) * ratio
     led.to_world(opex + interest, Account.equity)
     led.to_world(principal, Account.debt)
     st.world_debt = np.maximum(st.world_debt - principal, 0.0)
@@ -511,7 +521,7 @@ def _with_rows(filled: B8, a: F64, groups: list[slice]) -> NDArray[np.int64]:
     if a.shape[1] < 32:
         return np.arange(len(a))
     for grp in groups:
-        filled[grp] |= a[grp].any(axis=1)
+        flag_rows(a, grp, filled)
     out: NDArray[np.int64] = np.flatnonzero(filled)
     return out
 
