@@ -92,6 +92,22 @@ def test_pay_equals_its_twin(F: int, E: int, P: int, seed: int) -> None:
 
 
 @SMALL
+@given(st.integers(1, 5), st.integers(1, 9), st.booleans(), st.integers(0, 2**32 - 1))
+def test_demand_equals_its_twin(D: int, P: int, first: bool, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    F = D + 3
+    dev = rng.permutation(F)[:D]
+    args = dict(z=rng.normal(size=(1 + D, P)), corr=rng.random(D), phi=rng.random(D),
+                vol=rng.random(D), mu=rng.normal(0, 0.3, D), sat=rng.uniform(1, 1e3, D),
+                x=rng.normal(size=(D, P)), level=rng.uniform(0, 2e3, (D, P)), first=first,
+                mult=rng.uniform(0, 2, D), shock=rng.uniform(0, 2, D),
+                dem_mult=rng.uniform(0, 2, (D, P)), alive=rng.random((F, P)) < 0.8, dev=dev)
+    e1, e2 = np.zeros((F, P)), np.zeros((F, P))
+    _same(K.demand(**args, end=e1), K.demand_reference(**args, end=e2))
+    np.testing.assert_array_equal(e1, e2)
+
+
+@SMALL
 @given(st.integers(1, 12), st.integers(1, 9), st.integers(0, 2**32 - 1))
 def test_flag_rows_equals_its_twin(E: int, P: int, seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -120,6 +120,98 @@ def market_reference(bal: F64, recv: F64, parts_loi: F64, stress: F64, shock: F6
 
 
 @_jit
+def _demand_growth(z: Any, corr: Any, phi: Any, vol: Any, mu: Any, sat: Any, x: Any,
+                   level: Any, first: bool, x_new: Any, g4: Any) -> None:  # pragma: no cover
+    D, P = x.shape
+    for i in range(D):
+        c, ph, v = corr[i], phi[i], vol[i]
+        a, b = np.sqrt(c), np.sqrt(1.0 - c)
+        k = np.sqrt(1.0 - ph * ph) * v
+        m, s = mu[i], sat[i]
+        for p in range(P):
+            eps = a * z[0, p] + b * z[1 + i, p]
+            if first:
+                x_new[i, p] = v * eps
+                continue
+            xi = ph * x[i, p] + k * eps
+            x_new[i, p] = xi
+            g = m + xi
+            room = min(max(1.0 - level[i, p] / s, 0.0), 1.0)
+            if g > 0:
+                g = g * room
+            g4[i, p] = g / 4.0
+
+
+@_jit
+def _demand_out(level: Any, e: Any, first: bool, mult: Any, shock: Any, dem_mult: Any,
+                alive: Any, dev: Any, level_new: Any, demand: Any,
+                end: Any) -> None:  # pragma: no cover
+    D, P = level.shape
+    for i in range(D):
+        m, sh, f = mult[i], shock[i], dev[i]
+        for p in range(P):
+            lv = level[i, p] if first else level[i, p] * e[i, p]
+            level_new[i, p] = lv
+            d = (lv * m) * sh
+            if i == 0:
+                demand[p] = d
+            else:
+                demand[p] += d
+            end[f, p] = (((lv * dem_mult[i, p]) * sh) / 4.0) * (1.0 if alive[f, p] else 0.0)
+
+
+def demand(z: F64, corr: F64, phi: F64, vol: F64, mu: F64, sat: F64, x: F64, level: F64,
+           first: bool, mult: F64, shock: F64, dem_mult: F64, alive: NDArray[np.bool_],
+           dev: NDArray[np.int64], end: F64) -> tuple[F64, F64, F64]:
+    """End demand of the developers ``dev`` (D,) this quarter.
+
+    ``z`` (1 + D, P) the quarter's shocks (common factor first), ``corr``, ``phi``,
+    ``vol``, ``mu`` (this quarter's expected log growth), ``sat`` (D,) each
+    developer's correlation, persistence, volatility, drift and saturation; ``x``
+    (D, P) the growth deviation, ``level`` (D, P) the annual level. The first quarter
+    only draws the deviation; later ones grow the level by ``exp(g / 4)`` (numpy's
+    ``exp``, as the twin), growth slowed by the room left below saturation. Writes
+    end revenue of a quarter (``level × dem_mult × shock / 4`` for live developers)
+    into the rows ``dev`` of ``end`` (F, P); returns the new deviation, the new level
+    and the scenario's demand (``Σ level × mult × shock``, (P,)).
+    """
+    D, P = x.shape
+    c = np.ascontiguousarray
+    x_new, g4 = np.empty((D, P)), np.empty((D, P))
+    z, level = c(z, np.float64), c(level, np.float64)
+    _demand_growth(z, c(corr, float), c(phi, float), c(vol, float), c(mu, float),
+                   c(sat, float), c(x, np.float64), level, first, x_new, g4)
+    if not first:
+        np.exp(g4, out=g4)
+    level_new, total = np.empty((D, P)), np.empty(P)
+    _demand_out(level, g4, first, c(mult, float), c(shock, float), c(dem_mult, np.float64),
+                alive, c(dev, np.int64), level_new, total, end)
+    return x_new, level_new, total
+
+
+def demand_reference(z: F64, corr: F64, phi: F64, vol: F64, mu: F64, sat: F64, x: F64,
+                     level: F64, first: bool, mult: F64, shock: F64, dem_mult: F64,
+                     alive: NDArray[np.bool_], dev: NDArray[np.int64],
+                     end: F64) -> tuple[F64, F64, F64]:
+    """The numpy twin of :func:`demand`."""
+    corr = corr[:, None]
+    eps = np.sqrt(corr) * z[:1] + np.sqrt(1.0 - corr) * z[1:]
+    phi, vol = phi[:, None], vol[:, None]
+    if first:
+        x = vol * eps
+    else:
+        x = phi * x + np.sqrt(1.0 - phi**2) * vol * eps
+        growth = mu[:, None] + x
+        room = np.clip(1.0 - level / sat[:, None], 0.0, 1.0)
+        growth = np.where(growth > 0, growth * room, growth)
+        level = level * np.exp(growth / 4.0)
+    shock = shock[:, None]
+    total = (level * mult[:, None] * shock).sum(axis=0)
+    end[dev] = level * dem_mult * shock / 4.0 * alive[dev]
+    return x, level, total
+
+
+@_jit
 def _world_debt_due(debt: Any, rate: Any, called: Any, ladder: Any, alive: Any, w_int: Any,
                     w_sched: Any, w_prin: Any) -> None:  # pragma: no cover
     F, P = debt.shape
@@ -327,12 +419,32 @@ def _backstop(live: Any, stranded: Any, sched_t: Any, a_cc: Any, rerent_cc: Any,
 
 def _covered(covers: NDArray[np.int64], beneficiary: NDArray[np.int64],
              cc_payee: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The commitments each backstop covers, as (ptr, idx): one, or all of its beneficiary's."""
+    """The commitments each backstop covers, as (ptr, idx): one, or all of its beneficiary's.
+
+    The same book asks the same question every quarter: answers are kept (read-only) by
+    the inputs' values.
+    """
+    c, b, pay = (np.ascontiguousarray(x, np.int64) for x in (covers, beneficiary, cc_payee))
+    key = (c.tobytes(), b.tobytes(), pay.tobytes())
+    hit = _COVERED.get(key)
+    if hit is None:
+        if len(_COVERED) > 256:
+            _COVERED.clear()
+        hit = _COVERED[key] = _covered_lists(c, b, pay)
+    return hit
+
+
+_COVERED: dict[tuple[bytes, bytes, bytes], tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+
+
+def _covered_lists(covers: NDArray[np.int64], beneficiary: NDArray[np.int64],
+                   cc_payee: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     parts = [np.array([j]) if j >= 0 else np.flatnonzero(cc_payee == b)
              for j, b in zip(covers, beneficiary, strict=True)]
     ptr = np.zeros(len(parts) + 1, np.int64)
     ptr[1:] = np.cumsum([len(x) for x in parts])
     idx = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    ptr.flags.writeable = idx.flags.writeable = False
     return ptr, idx
 
 

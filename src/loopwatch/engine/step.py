@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine._fused import add_rows, pay_world
 from loopwatch.engine._kernels import backstop as backstop_kernel
+from loopwatch.engine._kernels import demand as demand_kernel
 from loopwatch.engine._kernels import flag_rows
 from loopwatch.engine._kernels import flex as flex_kernel
 from loopwatch.engine._kernels import income as income_kernel
@@ -227,23 +228,12 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     end = np.zeros((F, P))
     demand = np.zeros(P)
     if len(plan.dev_firm):
-        z = dr.demand[t]
-        corr = plan.dev_corr[:, None]
-        eps = np.sqrt(corr) * z[:1] + np.sqrt(1.0 - corr) * z[1:]
-        phi, vol = plan.dev_persistence[:, None], plan.dev_vol[:, None]
-        if t == 0:
-            st.dem_x = vol * eps
-        else:
-            st.dem_x = phi * st.dem_x + np.sqrt(1.0 - phi**2) * vol * eps
-            growth = plan.dev_mu[t][:, None] + st.dem_x
-            room = np.clip(1.0 - st.dem_level / plan.dev_saturation[:, None], 0.0, 1.0)
-            growth = np.where(growth > 0, growth * room, growth)
-            st.dem_level = st.dem_level * np.exp(growth / 4.0)
-        shock = plan.shock_demand[t, plan.dev_firm][:, None]
         # sentiment reads the growth of the scenario's demand path, which a run's
         # ``demand_multiplier`` does not change (it scales levels, not growth)
-        demand = (st.dem_level * plan.dev_multiplier[:, None] * shock).sum(axis=0)
-        end[plan.dev_firm] = st.dem_level * st.dem_mult * shock / 4.0 * alive[plan.dev_firm]
+        st.dem_x, st.dem_level, demand = demand_kernel(
+            dr.demand[t], plan.dev_corr, plan.dev_persistence, plan.dev_vol, plan.dev_mu[t],
+            plan.dev_saturation, st.dem_x, st.dem_level, t == 0, plan.dev_multiplier,
+            plan.shock_demand[t, plan.dev_firm], st.dem_mult, alive, plan.dev_firm, end)
     # non-loop revenue (its AI share scaled by sentiment) and re-rent revenue: stranded
     # capacity loses its contract value less what it re-rents for; the test is on the
     # stranding, not on the re-rent (which is zero at a zero spot price or utilisation:
