@@ -222,6 +222,7 @@ def _world_debt_due(debt: Any, rate: Any, called: Any, ladder: Any, alive: Any, 
             d = debt[f, p]
             w_int[f, p] = d * rate[f, p] / 4.0 * a
             c = min(called[f, p], d)
+            called[f, p] = 0.0  # (falls due now: nothing is left called)
             s = (d - c) * lad * a
             w_sched[f, p] = s
             w_prin[f, p] = s + c * a
@@ -232,7 +233,8 @@ def world_debt_due(debt: F64, rate: F64, called: F64, ladder: F64,
     """World-debt interest, scheduled principal and principal incl. called LOI credit (F, P).
 
     Called credit is part of world debt; the ladder (``ladder`` (F,), share a
-    quarter) runs on the rest, so no dollar is repaid twice.
+    quarter) runs on the rest, so no dollar is repaid twice. ``called`` falls due
+    now: it is zeroed in place.
     """
     out = np.empty((3, *debt.shape))
     _world_debt_due(debt, rate, called, np.asarray(ladder, float), alive, out[0], out[1], out[2])
@@ -245,6 +247,7 @@ def world_debt_due_reference(debt: F64, rate: F64, called: F64, ladder: F64,
     w_int = debt * rate / 4.0 * alive
     c = np.minimum(called, debt)
     w_sched = (debt - c) * ladder[:, None] * alive
+    called[...] = 0.0
     return w_int, w_sched, w_sched + c * alive
 
 

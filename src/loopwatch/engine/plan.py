@@ -466,10 +466,76 @@ class Plan:
         """(C,) compute commitments and chip purchases: receivables lenders lend against."""
         return np.isin(self.kind, (Kind.compute, Kind.chips))
 
+    def at(self, t: int) -> QuarterTerms:
+        """The plan's arrays for quarter ``t`` that every chunk reads (computed once, cached)."""
+        hit = self._terms.get(t)
+        if hit is None:
+            hit = self._terms[t] = QuarterTerms.of(self, t)
+        return hit
+
+    @cached_property
+    def _terms(self) -> dict[int, QuarterTerms]:
+        return {}
+
+    @cached_property
+    def every_firm(self) -> tuple[I64, F64]:
+        """``(arange(F), ones(F))``: each firm once, unweighted."""
+        return np.arange(self.F), np.ones(self.F)
+
+    @cached_property
+    def flexes(self) -> tuple[bool, bool]:
+        """Whether any compute commitment has a flexible part, any tranche a milestone."""
+        return (len(self.cc) > 0 and bool((self.cc_take_or_pay < 1).any()),
+                len(self.eq) > 0 and bool(self.item_milestone.any()))
+
     def loan_rate(self, t: int) -> F64:
         """Annual rate of each loan in quarter ``t`` (fixed, or base + spread + shocks)."""
         base = self.scenario.credit.base_rate + self.shock_credit[t, self.payee[self.ln]]
         return np.maximum(np.where(np.isnan(self.ln_rate), base + self.ln_spread, self.ln_rate), 0.0)
+
+
+@dataclass(frozen=True)
+class QuarterTerms:
+    """What a quarter ``t`` reads from the plan alone, the same for every chunk.
+
+    Built once per quarter by :meth:`Plan.at`: the chunks of a run then share these
+    small arrays instead of indexing the plan again each time (a per-chunk cost).
+    """
+
+    sched_cc: F64  # this quarter's value of each compute commitment
+    cloud: I64  # each compute commitment's cloud (payee)
+    rerent_price: F64  # a stranded commitment's re-rent a unit (spot × shock × utilisation)
+    cap_amount: F64  # build-out orders this quarter (n_capex,)
+    vendor: I64  # their payees
+    sched_cp: F64  # chip purchases this quarter
+    item_due_now: B8  # equity tranche items at or past their quarter
+    sched_ln: F64  # loan draws this quarter
+    borrower: I64  # each loan's borrower
+    rate_q: F64  # each loan's quarterly rate
+    mat_now: B8  # loans maturing now
+    linear: B8  # loans amortising now
+    denom: F64  # quarters left of a linear loan (≥ 1)
+    bk_active: B8  # backstops in their window
+    lender_sum: Sum  # loans → their borrowers (rows of ``maturing``)
+
+    @classmethod
+    def of(cls, plan: Plan, t: int) -> QuarterTerms:
+        E, ln, cc = plan.edges, plan.ln, plan.cc
+        rr = plan.scenario.rerent
+        cloud = plan.payee[cc]
+        sched_cc = plan.sched[cc, t]
+        return cls(
+            sched_cc=sched_cc, cloud=cloud,
+            rerent_price=sched_cc * rr.spot_price * plan.shock_rerent[t, cloud] * rr.utilisation,
+            cap_amount=plan.cc_capex[E.capex_cc, t] * E.capex_share,
+            vendor=E.payee[E.groups["capex"]], sched_cp=plan.sched[plan.cp, t],
+            item_due_now=plan.item_at <= t, sched_ln=plan.sched[ln, t], borrower=plan.payee[ln],
+            rate_q=plan.loan_rate(t) / 4.0 if len(ln) else np.zeros(0),
+            mat_now=np.equal(plan.ln_maturity, t),
+            linear=(t >= plan.ln_linear_from) & (t < plan.ln_maturity_full),
+            denom=np.maximum(plan.ln_maturity_full - t + 1, 1).astype(float),
+            bk_active=(plan.bk_start <= t) & (t <= plan.bk_end),
+            lender_sum=plan.incidence(np.arange(len(ln)), plan.payee[ln]))
 
 
 def _bad(book: DealBook, where: str, message: str) -> DealBookError:

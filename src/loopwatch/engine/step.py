@@ -219,7 +219,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     st.issued = np.zeros((F, P))
     alive = st.alive
     # (1, P) share of core value down
-    stress = masked_total(plan.core_sum, st.default_t >= 0, np.arange(F), np.ones(F))
+    stress = masked_total(plan.core_sum, st.default_t >= 0, *plan.every_firm)
+    at = plan.at(t)
 
     # 0. decisions
     _decide(plan, st, t, dr, ev)
@@ -240,13 +241,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     # the loss is then the whole value, and a path's numbers must not depend on whether
     # another path in its chunk re-rents anything)
     cc = plan.cc
-    rr = plan.scenario.rerent
-    cloud = plan.payee[cc]
-    sched_cc = plan.sched[cc, t]  # this quarter's value of each compute commitment
+    cloud = at.cloud
+    sched_cc = at.sched_cc  # this quarter's value of each compute commitment
     non_loop, rerent_cc, rerent, stranded_loss, income_all = income_kernel(
         plan.non_loop_q[t], plan.ai_share, st.sent_eff, plan.shock_non_loop[t], alive, end,
-        st.stranded, sched_cc, cloud,
-        sched_cc * rr.spot_price * plan.shock_rerent[t, cloud] * rr.utilisation)
+        st.stranded, sched_cc, cloud, at.rerent_price)
     if stranded_loss is not None:
         # only the commitments stranded on some path (the other rows would add zeros)
         k = np.flatnonzero(stranded_loss.any(axis=1))
@@ -260,20 +259,16 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
                if len(plan.eq) else np.zeros((0, P)))
     ln = plan.ln
     A, items_due, prin_sched, maturing, filled = schedule(
-        E.n, g, live, alive, cc, sched_cc, E.capex_cc,
-        plan.cc_capex[E.capex_cc, t] * E.capex_share, E.payee[g["capex"]], plan.cp,
-        plan.sched[plan.cp, t], plan.item_at <= t, st.item_paid, failing, plan.item_contract,
-        plan.item_amount, plan.item_eq, ln, plan.sched[ln, t], plan.payee[ln],
-        plan.loan_rate(t) / 4.0 if len(ln) else np.zeros(0), np.equal(plan.ln_maturity, t),
-        (t >= plan.ln_linear_from) & (t < plan.ln_maturity_full),
-        np.maximum(plan.ln_maturity_full - t + 1, 1).astype(float),
-        st.loan_out, owned(st, "loan_accel", np.bool_), st.loan_sold)
+        E.n, g, live, alive, cc, sched_cc, E.capex_cc, at.cap_amount, at.vendor, plan.cp,
+        at.sched_cp, at.item_due_now, st.item_paid, failing, plan.item_contract,
+        plan.item_amount, plan.item_eq, ln, at.sched_ln, at.borrower, at.rate_q, at.mat_now,
+        at.linear, at.denom, st.loan_out, owned(st, "loan_accel", np.bool_), st.loan_sold)
     # world debt: interest, maturing principal (part rolls over), called LOI credit
     # called LOI credit is part of world debt: the ladder runs on the rest, so one dollar is
     # never repaid twice (hypothesis found debt going negative when both fell due at once)
-    w_int, w_sched, w_prin = world_debt_due(st.world_debt, st.world_rate, st.called,
+    # (zeroes ``st.called`` in place: it falls due now)
+    w_int, w_sched, w_prin = world_debt_due(st.world_debt, st.world_rate, owned(st, "called"),
                                             plan.ladder, alive)
-    st.called = np.zeros((F, P))
     roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
     # edge totals over the rows of A that carry anything this quarter (most are zero)
     nz0 = _with_rows(filled, A, [])
@@ -288,7 +283,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     mkt = _market(plan, st, t, stress, revenue_q)
     # maturing debt is refinanced by outside lenders: a share of the world ladder and
     # of book loans' scheduled principal (the book lender is repaid in full)
-    roll = plan.incidence(np.arange(len(plan.ln)), plan.payee[plan.ln]) @ maturing
+    roll = at.lender_sum @ maturing
     roll += w_sched  # (``w_sched + …``: addition commutes exactly)
     roll *= roll_share
     rolled = bool(roll.any())
@@ -300,8 +295,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     out = E.out_inc[:, :F].over(A, nz0)
     # a buyer short of cash cuts the flexible part of its commitments (above take-or-pay)
     # and the milestone tranches of its equity investments (which lapse), pro rata
-    flex_cc = len(cc) > 0 and bool((plan.cc_take_or_pay < 1).any())
-    flex_it = len(plan.eq) > 0 and bool(plan.item_milestone.any())
+    flex_cc, flex_it = plan.flexes
     if flex_cc or flex_it:
         ic = plan.item_contract
         less, items_cut, inn, out = flex_kernel(
@@ -318,7 +312,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         calls = backstop_kernel(
             st.live, st.stranded, sched_cc, A[g["cc"]], rerent_cc, cc, cloud,
             plan.bk_covers, plan.payee[plan.bk], plan.bk_threshold,
-            (plan.bk_start <= t) & (t <= plan.bk_end), st.bk_left, st.live[plan.bk])
+            at.bk_active, st.bk_left, st.live[plan.bk])
         A[g["bk"]] = calls
         out += plan.incidence(plan.bk, plan.payer) @ calls  # (fresh arrays of this step)
         inn += plan.incidence(plan.bk, plan.payee) @ calls
