@@ -85,15 +85,14 @@ def draw(plan: Plan, root: np.random.SeedSequence, lo: int, hi: int, *,
     if deterministic:
         return Draws(np.zeros((Q, 1 + D, P)), np.zeros((Q, F, P)), np.full((C, P), 0.5))
     listed = np.flatnonzero(plan.has_shares)
-    b0, b1 = lo // BLOCK, (hi - 1) // BLOCK + 1
-    dem, pri, con = [], [], []
-    for b in range(b0, b1):
+    demand, price, convert = np.empty((Q, 1 + D, P)), np.zeros((Q, F, P)), np.empty((C, P))
+    # each block's generator draws its three arrays in order; the part inside [lo, hi) is
+    # copied straight into place (a block straddling ``lo`` or ``hi`` is drawn whole)
+    for b in range(lo // BLOCK, (hi - 1) // BLOCK + 1):
         gen = np.random.Generator(np.random.PCG64(_child(root, b)))
-        dem.append(gen.standard_normal((Q, 1 + D, BLOCK)))
-        pri.append(gen.standard_normal((Q, len(listed), BLOCK)))
-        con.append(gen.random((C, BLOCK)))
-    cut = slice(lo - b0 * BLOCK, hi - b0 * BLOCK)
-    price = np.zeros((Q, F, P))
-    price[:, listed] = np.concatenate(pri, axis=2)[:, :, cut]
-    return Draws(np.ascontiguousarray(np.concatenate(dem, axis=2)[:, :, cut]), price,
-                 np.ascontiguousarray(np.concatenate(con, axis=1)[:, cut]))
+        a, z = max(lo, b * BLOCK), min(hi, (b + 1) * BLOCK)
+        src, dst = slice(a - b * BLOCK, z - b * BLOCK), slice(a - lo, z - lo)
+        demand[:, :, dst] = gen.standard_normal((Q, 1 + D, BLOCK))[:, :, src]
+        price[:, listed, dst] = gen.standard_normal((Q, len(listed), BLOCK))[:, :, src]
+        convert[:, dst] = gen.random((C, BLOCK))[:, src]
+    return Draws(demand, price, convert)
