@@ -318,6 +318,22 @@ def test_pay_world(seed: int, P: int, book: str) -> None:
 
 
 @FAST
+@given(seeds, paths, books, st.integers(0, 31))
+def test_refinance(seed: int, P: int, book: str, t: int) -> None:
+    plan, a, b, rng = _twins(book, P, seed)
+    at = plan.at(min(t, plan.Q - 1))
+    maturing = _money(rng, (len(plan.ln), P), sign=False, zeros=0.5)
+    w_sched = _money(rng, (plan.F, P), sign=False, zeros=0.5)
+    stress = rng.uniform(0, 1, (1, P)) * (rng.random((1, P)) < 0.5)
+    rate = rng.uniform(0, 0.2, (plan.F, P))
+    got = step_module._refinance(plan, a, at, maturing, w_sched, stress, rate)
+    ref = step_module._refinance_reference(plan, b, at, maturing, w_sched, stress, rate)
+    np.testing.assert_array_equal(got[0], ref[0])
+    assert got[1] == ref[1]
+    _assert_same(a, b)
+
+
+@FAST
 @given(seeds, paths, books)
 def test_depreciate_and_add_vintage(seed: int, P: int, book: str) -> None:
     plan, a, b, rng = _twins(book, P, seed)
@@ -497,7 +513,10 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (step_module, "schedule", _kernels.schedule_reference),
             (step_module, "pay", _kernels.pay_reference),
             (step_module, "backstop_kernel", _kernels.backstop_reference),
-            (step_module, "income_kernel", _kernels.income_reference)):
+            (step_module, "income_kernel", _kernels.income_reference),
+            (step_module, "demand_kernel", _kernels.demand_reference),
+            (step_module, "flag_rows", _kernels.flag_rows_reference),
+            (step_module, "_refinance", step_module._refinance_reference)):
         monkeypatch.setattr(mod, name, twin)
     monkeypatch.setattr(step_module, "add_rows", _fused.add_rows_reference)
     monkeypatch.setattr(step_module, "_pay_world", step_module._pay_world_reference)

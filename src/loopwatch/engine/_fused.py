@@ -70,6 +70,7 @@ __all__ = [
     "pay_world",
     "post",
     "put_cols",
+    "refinance",
     "revalue",
     "revalue_growth",
     "take_cols",
@@ -398,6 +399,37 @@ def world_debt(debt: F64, rate: F64, amount: F64, new_rate: F64) -> None:
             if a[p] > 0 and total > 0:
                 r[p] = (d[p] * r[p] + a[p] * nr[p]) / total
             d[p] = total
+
+
+@_jit
+def refinance(indptr: Idx, indices: Idx, data: F64, maturing: F64, w_sched: F64,
+              stress: F64, share: float, response: float, bal: F64, cash_i: int, debt_i: int,
+              world: F64, w_debt: F64, w_rate: F64, new_rate: F64, roll: F64) -> bool:
+    """Outside lenders refinance part of the debt maturing this quarter; True if any.
+
+    ``roll = (m @ maturing + w_sched) × share × max(1 − response × stress, 0)``
+    (``m`` the loans → borrowers CSR, rows added in index order from 0.0), then,
+    if any is nonzero, the world lends it (cash and debt up, :func:`world_post`)
+    and it joins world debt at ``new_rate`` (:func:`world_debt`): the operations
+    of the numpy twin in its order, in one pass for the total and one for the
+    postings.
+    """
+    F, P = roll.shape
+    some = False
+    for f in range(F):
+        row = roll[f]
+        if not _csr_row(indptr, indices, data, maturing, f, row):
+            row[:] = 0.0
+        ws = w_sched[f]
+        for p in range(P):
+            row[p] += ws[p]
+        for p in range(P):
+            row[p] *= share * fmax(1.0 - response * stress[p], 0.0)
+            some = some or row[p] != 0.0
+    if some:
+        world_post(bal, cash_i, debt_i, roll, 1.0, 1.0, world, -1.0)
+        world_debt(w_debt, w_rate, roll, new_rate)
+    return some
 
 
 @_jit

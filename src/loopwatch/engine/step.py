@@ -39,7 +39,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from loopwatch.engine._fused import add_rows, pay_world
+from loopwatch.engine._fused import add_rows, pay_world, refinance
 from loopwatch.engine._kernels import backstop as backstop_kernel
 from loopwatch.engine._kernels import demand as demand_kernel
 from loopwatch.engine._kernels import flag_rows
@@ -60,7 +60,7 @@ from loopwatch.engine.funding import (
     waterfall,
 )
 from loopwatch.engine.ledger import Account
-from loopwatch.engine.plan import Plan
+from loopwatch.engine.plan import Plan, QuarterTerms
 from loopwatch.engine.resolution import (
     Claims,
     add_losses,
@@ -269,7 +269,6 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     # (zeroes ``st.called`` in place: it falls due now)
     w_int, w_sched, w_prin = world_debt_due(st.world_debt, st.world_rate, owned(st, "called"),
                                             plan.ladder, alive)
-    roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
     # edge totals over the rows of A that carry anything this quarter (most are zero)
     nz0 = _with_rows(filled, A, [])
     inn = E.in_inc[:, :F].over(A, nz0)
@@ -283,13 +282,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     mkt = _market(plan, st, t, stress, revenue_q)
     # maturing debt is refinanced by outside lenders: a share of the world ladder and
     # of book loans' scheduled principal (the book lender is repaid in full)
-    roll = at.lender_sum @ maturing
-    roll += w_sched  # (``w_sched + …``: addition commutes exactly)
-    roll *= roll_share
-    rolled = bool(roll.any())
-    if rolled:
-        led.from_world(roll, Account.debt)
-        add_world_debt(st, roll, mkt.new_rate)
+    roll, rolled = _refinance(plan, st, at, maturing, w_sched, stress, mkt.new_rate)
 
     # 3b. take-or-pay flex, then backstop calls
     out = E.out_inc[:, :F].over(A, nz0)
@@ -426,6 +419,44 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         nz=nz, prin_sched=prin_sched, w_int=w_int,
         w_prin=w_prin,
     )
+
+
+def _refinance(plan: Plan, st: State, at: QuarterTerms, maturing: F64, w_sched: F64,
+               stress: F64, new_rate: F64) -> tuple[F64, bool]:
+    """Outside lenders roll over a share of the maturing debt; returns it (F, P) and if any.
+
+    The share is the scenario's ``refinance_share``, scaled down by system ``stress``
+    (1, P); what rolls is the book loans' maturing principal (``maturing`` (n_ln, P),
+    to each borrower) plus the world ladder's ``w_sched`` (F, P). The world lends it at
+    ``new_rate``. One compiled pass (:func:`~loopwatch.engine._fused.refinance`); the
+    twin is :func:`_refinance_reference`.
+    """
+    cr = plan.scenario.credit
+    led = st.ledger
+    indptr, indices, data = at.lender_sum.csr
+    c = np.ascontiguousarray
+    roll = np.empty_like(w_sched)
+    some = refinance(indptr, indices, data, c(maturing, np.float64), c(w_sched, np.float64),
+                     c(stress, np.float64).reshape(-1), float(cr.refinance_share),
+                     float(cr.stress_response), led.bal, int(Account.cash), int(Account.debt),
+                     led.world_cash, owned(st, "world_debt"), owned(st, "world_rate"),
+                     c(np.broadcast_to(new_rate, roll.shape), np.float64), roll)
+    return roll, bool(some)
+
+
+def _refinance_reference(plan: Plan, st: State, at: QuarterTerms, maturing: F64, w_sched: F64,
+                         stress: F64, new_rate: F64) -> tuple[F64, bool]:
+    """:func:`_refinance` in numpy (the twin)."""
+    cr = plan.scenario.credit
+    roll_share = cr.refinance_share * np.maximum(1.0 - cr.stress_response * stress, 0.0)
+    roll = at.lender_sum @ maturing
+    roll += w_sched  # (``w_sched + …``: addition commutes exactly)
+    roll *= roll_share
+    rolled = bool(roll.any())
+    if rolled:
+        st.ledger.from_world(roll, Account.debt)
+        add_world_debt(st, roll, new_rate)
+    return roll, rolled
 
 
 def _pay_world(st: State, opex: F64, interest: F64, principal: F64, accel: F64 | None = None,
