@@ -517,6 +517,7 @@ class QuarterTerms:
     denom: F64  # quarters left of a linear loan (≥ 1)
     bk_active: B8  # backstops in their window
     lender_sum: Sum  # loans → their borrowers (rows of ``maturing``)
+    deciding: I64  # conditional deals deciding now or forced to lapse (sorted)
 
     @classmethod
     def of(cls, plan: Plan, t: int) -> QuarterTerms:
@@ -535,7 +536,9 @@ class QuarterTerms:
             linear=(t >= plan.ln_linear_from) & (t < plan.ln_maturity_full),
             denom=np.maximum(plan.ln_maturity_full - t + 1, 1).astype(float),
             bk_active=(plan.bk_start <= t) & (t <= plan.bk_end),
-            lender_sum=plan.incidence(np.arange(len(ln)), plan.payee[ln]))
+            lender_sum=plan.incidence(np.arange(len(ln)), plan.payee[ln]),
+            deciding=np.flatnonzero((plan.conditional & (plan.decision == t))
+                                    | plan.shock_lapse[t]))
 
 
 def _bad(book: DealBook, where: str, message: str) -> DealBookError:

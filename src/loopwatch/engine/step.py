@@ -144,24 +144,31 @@ class Quarter:
 
 
 def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
-    """Step 0: conditional deals deciding this quarter convert or lapse."""
-    deciding = plan.conditional & (plan.decision == t)
-    forced = plan.shock_lapse[t]
-    if not (deciding.any() or forced.any()):
+    """Step 0: conditional deals deciding this quarter convert or lapse.
+
+    Works on the rows of the contracts deciding now (or forced to lapse) only; the
+    totals over them skip only contracts that add exact zeros.
+    """
+    k = plan.at(t).deciding
+    if not len(k):
         return
-    both = st.alive[plan.payer] & st.alive[plan.payee]
-    lapse = st.open & forced[:, None]
-    dec = st.open & deciding[:, None] & ~lapse
-    conv = dec & both & (dr.convert < plan.p_convert[:, None])
+    forced = plan.shock_lapse[t, k][:, None]
+    deciding = (plan.conditional[k] & (plan.decision[k] == t))[:, None]
+    payer, payee = plan.payer[k], plan.payee[k]
+    opened = st.open[k]
+    both = st.alive[payer] & st.alive[payee]
+    lapse = opened & forced
+    dec = opened & deciding & ~lapse
+    conv = dec & both & (dr.convert[k] < plan.p_convert[k][:, None])
     lapse |= dec & ~conv
     value = plan.remaining[:, t] + plan.sched[:, t]
-    every = np.arange(len(value))
     # the credit that stood on open deals in a firm's favour is released or called
-    open_value = masked_total(plan.payee_inc, st.open, every, value)
+    open_value = masked_total(plan.payee_inc, st.open, np.arange(len(value)), value)
+    to_payee, rows = plan.incidence(k, plan.payee), np.arange(len(k))
     for mask, call in ((conv, False), (lapse, plan.scenario.loi.lapse_withdraws_credit)):
         if not mask.any():
             continue
-        part = np.divide(masked_total(plan.payee_inc, mask, every, value), open_value,
+        part = np.divide(masked_total(to_payee, mask, rows, value[k]), open_value,
                          out=np.zeros_like(open_value), where=open_value > 0)
         moved = st.loi_debt * np.clip(part, 0.0, 1.0)
         st.loi_debt = st.loi_debt - moved
@@ -170,15 +177,15 @@ def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
             ev.add(t, "loan_called", moved, firm=np.arange(plan.F),
                    counterparty=np.full(plan.F, plan.F))
     if ev.enabled:
-        ev.add(t, "loi_converted", plan.amount[:, None] * conv, firm=plan.payer,
-               counterparty=plan.payee, mask=conv)
-        ev.add(t, "loi_lapsed", plan.amount[:, None] * lapse, firm=plan.payer,
-               counterparty=plan.payee, mask=lapse)
-    st.open &= ~(conv | lapse)
-    st.live |= conv
+        ev.add(t, "loi_converted", plan.amount[k][:, None] * conv, firm=payer,
+               counterparty=payee, mask=conv)
+        ev.add(t, "loi_lapsed", plan.amount[k][:, None] * lapse, firm=payer,
+               counterparty=payee, mask=lapse)
+    st.open[k] = opened & ~(conv | lapse)
+    st.live[k] |= conv
     if lapse.any():
         if plan.scenario.loi.lapse_withdraws_credit and len(plan.ln):
-            linked = (plan.ln_loi_link.T @ lapse.astype(float)) > 0
+            linked = (plan.ln_loi_link[k].T @ lapse.astype(float)) > 0
             call = linked & (st.loan_out > 0) & ~st.loan_accel
             if ev.enabled:
                 ev.add(t, "loan_called", st.loan_out * call, firm=plan.payee[plan.ln],
@@ -186,7 +193,9 @@ def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
             st.loan_accel |= linked & (st.loan_out > 0)
             st.live[plan.ln] &= ~linked
         if plan.depends.any():
-            terminate(plan, st, t, plan.dependents(lapse), ev)
+            every = np.zeros(st.open.shape, np.bool_)
+            every[k] = lapse
+            terminate(plan, st, t, plan.dependents(every), ev)
 
 
 def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Market:
