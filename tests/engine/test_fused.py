@@ -335,6 +335,18 @@ def test_refinance(seed: int, P: int, book: str, t: int) -> None:
 
 @FAST
 @given(seeds, paths, books)
+def test_cut_tranches(seed: int, P: int, book: str) -> None:
+    plan, _, _, rng = _twins(book, P, seed)
+    A = _money(rng, (plan.edges.n, P), sign=False)
+    cut = _money(rng, (len(plan.item_amount), P), sign=False, zeros=0.6)
+    a, b = A.copy(), A.copy()
+    step_module._cut_tranches(plan, a, cut)
+    step_module._cut_tranches_reference(plan, b, cut)
+    np.testing.assert_array_equal(a, b)
+
+
+@FAST
+@given(seeds, paths, books)
 def test_depreciate_and_add_vintage(seed: int, P: int, book: str) -> None:
     plan, a, b, rng = _twins(book, P, seed)
     t = int(rng.integers(plan.Q))
@@ -516,7 +528,11 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (step_module, "income_kernel", _kernels.income_reference),
             (step_module, "demand_kernel", _kernels.demand_reference),
             (step_module, "flag_rows", _kernels.flag_rows_reference),
-            (step_module, "_refinance", step_module._refinance_reference)):
+            (step_module, "_refinance", step_module._refinance_reference),
+            (step_module, "_cut_tranches", step_module._cut_tranches_reference),
+            (step_module, "revenue_kernel", _kernels.revenue_reference),
+            (step_module, "contract_opex", _kernels.contract_opex_reference),
+            (step_module, "repay_loans", _kernels.repay_loans_reference)):
         monkeypatch.setattr(mod, name, twin)
     monkeypatch.setattr(step_module, "add_rows", _fused.add_rows_reference)
     monkeypatch.setattr(step_module, "_pay_world", step_module._pay_world_reference)

@@ -110,6 +110,25 @@ def test_demand_equals_its_twin(D: int, P: int, first: bool, seed: int) -> None:
 
 
 @SMALL
+@given(st.integers(1, 6), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_quarter_glue_equals_its_twins(F: int, P: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    parts = [_money(rng, (F, P)) for _ in range(4)]
+    _same(K.revenue(*parts), K.revenue_reference(*parts))
+    ratio, alive, base = rng.random(F), rng.random((F, P)) < 0.8, _money(rng, (F, P))
+    d1, d2 = parts[0].copy(), parts[0].copy()
+    _same(K.contract_opex(d1, ratio, alive, base), K.contract_opex_reference(d2, ratio, alive, base))
+    np.testing.assert_array_equal(d1, d2)  # in place
+    lo = np.abs(_money(rng, (F, P)))
+    flows = [np.abs(_money(rng, (F, P), zeros=0.6)) for _ in range(5)]
+    l1, l2 = lo.copy(), lo.copy()
+    K.repay_loans(l1, *flows)
+    K.repay_loans_reference(l2, *flows)
+    np.testing.assert_array_equal(l1, l2)
+    assert (l1 >= 0).all()
+
+
+@SMALL
 @given(st.integers(1, 12), st.integers(1, 9), st.integers(0, 2**32 - 1))
 def test_flag_rows_equals_its_twin(E: int, P: int, seed: int) -> None:
     rng = np.random.default_rng(seed)

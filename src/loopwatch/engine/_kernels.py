@@ -496,6 +496,81 @@ def backstop_reference(live: NDArray[np.bool_], stranded: F64, sched_t: F64, a_c
 
 
 @_jit
+def _revenue(end: Any, non_loop: Any, rerent: Any, loop: Any, out: Any) -> None:  # pragma: no cover
+    F, P = end.shape
+    for f in range(F):
+        for p in range(P):
+            out[f, p] = ((end[f, p] + non_loop[f, p]) + rerent[f, p]) + loop[f, p]
+
+
+def revenue(end: F64, non_loop: F64, rerent: F64, loop: F64) -> F64:
+    """A quarter's revenue (F, P): ``((end + non_loop) + rerent) + loop``, one pass."""
+    c = np.ascontiguousarray
+    out = np.empty(end.shape)
+    _revenue(c(end, np.float64), c(non_loop, np.float64), c(rerent, np.float64),
+             c(loop, np.float64), out)
+    return out
+
+
+def revenue_reference(end: F64, non_loop: F64, rerent: F64, loop: F64) -> F64:
+    """The numpy twin of :func:`revenue`."""
+    out = end + non_loop
+    out += rerent
+    out += loop
+    return out
+
+
+@_jit
+def _contract_opex(due_in: Any, ratio: Any, alive: Any, base: Any) -> None:  # pragma: no cover
+    F, P = due_in.shape
+    for f in range(F):
+        r = ratio[f]
+        for p in range(P):
+            due_in[f, p] = ((due_in[f, p] * r) * (1.0 if alive[f, p] else 0.0)) + base[f, p]
+
+
+def contract_opex(due_in: F64, ratio: F64, alive: NDArray[np.bool_], base: F64) -> F64:
+    """Operating costs (F, P) with the variable cost of contract revenue ``due_in``:
+    ``due_in × ratio (F,) × alive + base``, in place in ``due_in`` (returned)."""
+    _contract_opex(due_in, np.ascontiguousarray(ratio, np.float64), alive,
+                   np.ascontiguousarray(base, np.float64))
+    return due_in
+
+
+def contract_opex_reference(due_in: F64, ratio: F64, alive: NDArray[np.bool_],
+                            base: F64) -> F64:
+    """The numpy twin of :func:`contract_opex` (in place as well)."""
+    due_in *= ratio[:, None]
+    due_in *= alive
+    due_in += base
+    return due_in
+
+
+@_jit
+def _repay_loans(loan_out: Any, draw: Any, prin: Any, prin_tw: Any, acc: Any,
+                 acc_tw: Any) -> None:  # pragma: no cover
+    n, P = loan_out.shape
+    for k in range(n):
+        for p in range(P):
+            back = ((prin[k, p] + prin_tw[k, p]) + acc[k, p]) + acc_tw[k, p]
+            loan_out[k, p] = max((loan_out[k, p] + draw[k, p]) - back, 0.0)
+
+
+def repay_loans(loan_out: F64, draw: F64, prin: F64, prin_tw: F64, acc: F64,
+                acc_tw: F64) -> None:
+    """Loan balances (n_ln, P) after this quarter's draws and repayments, in place:
+    ``max(loan_out + draw − (principal + its twin + accelerated + its twin), 0)``."""
+    c = np.ascontiguousarray
+    _repay_loans(loan_out, c(draw), c(prin), c(prin_tw), c(acc), c(acc_tw))
+
+
+def repay_loans_reference(loan_out: F64, draw: F64, prin: F64, prin_tw: F64, acc: F64,
+                          acc_tw: F64) -> None:
+    """The numpy twin of :func:`repay_loans`."""
+    loan_out[...] = np.maximum(loan_out + draw - (prin + prin_tw + acc + acc_tw), 0.0)
+
+
+@_jit
 def _flag_rows(a: Any, lo: int, hi: int, filled: Any) -> None:  # pragma: no cover
     P = a.shape[1]
     for e in range(lo, hi):

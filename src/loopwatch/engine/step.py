@@ -39,10 +39,11 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from loopwatch.engine._fused import add_rows, pay_world, refinance
+from loopwatch.engine._fused import add_rows, csr_post, pay_world, refinance
 from loopwatch.engine._kernels import backstop as backstop_kernel
 from loopwatch.engine._kernels import demand as demand_kernel
-from loopwatch.engine._kernels import flag_rows
+from loopwatch.engine._kernels import contract_opex, flag_rows, repay_loans
+from loopwatch.engine._kernels import revenue as revenue_kernel
 from loopwatch.engine._kernels import flex as flex_kernel
 from loopwatch.engine._kernels import income as income_kernel
 from loopwatch.engine._kernels import market, masked_total, pay, position, schedule, world_debt_due
@@ -91,7 +92,7 @@ class Quarter:
     plan: Plan
     revenue_end: F64
     revenue_loop: F64
-    revenue_non_loop: F64
+    non_loop: F64  # non-loop revenue but re-rent
     revenue_rerent: F64
     opex: F64
     depreciation: F64
@@ -104,6 +105,11 @@ class Quarter:
     prin_sched: F64  # (n_ln, P) scheduled loan principal
     w_int: F64  # interest on world debt
     w_prin: F64  # world debt principal due
+
+    @cached_property
+    def revenue_non_loop(self) -> F64:
+        """Non-loop revenue including the re-rent of stranded capacity."""
+        return self.non_loop + self.revenue_rerent
 
     @cached_property
     def capex(self) -> F64:
@@ -307,7 +313,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         if flex_cc:
             A[g["cc"]] -= less
         if flex_it:
-            A[g["eq"]] -= plan.item_to_eq @ items_cut
+            _cut_tranches(plan, A, items_cut)
     else:
         items_cut = np.zeros((len(plan.item_amount), P))
     if len(plan.bk):
@@ -316,8 +322,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             plan.bk_covers, plan.payee[plan.bk], plan.bk_threshold,
             at.bk_active, st.bk_left, st.live[plan.bk])
         A[g["bk"]] = calls
-        out += plan.incidence(plan.bk, plan.payer) @ calls  # (fresh arrays of this step)
-        inn += plan.incidence(plan.bk, plan.payee) @ calls
+        # (fresh arrays of this step; rows that get nothing would add exact zeros)
+        plan.incidence(plan.bk, plan.payer).add_into(out, calls)
+        plan.incidence(plan.bk, plan.payee).add_into(inn, calls)
 
     # the rows that may carry anything now: the flex only lowers amounts, backstop calls add
     nz1 = _with_rows(filled, A, [g["bk"]])
@@ -325,10 +332,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         # the variable cost of contract revenue follows the amounts finally due (after
         # the take-or-pay cut and backstop calls)
         # (in place: ``opex_out + ratio × due × alive``, the same products in the same order)
-        opex = plan.commercial_in.over(A, nz1)
-        opex *= ratio
-        opex *= alive
-        opex += opex_out
+        opex = contract_opex(plan.commercial_in.over(A, nz1), plan.opex_ratio, alive, opex_out)
 
     # 4. funding waterfall
     x, wo, need, deficit = position(led[Account.cash], inn, out, opex, w_int, w_prin,
@@ -399,9 +403,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     # 6. valuation
     dep = depreciate(plan, st, t)
     got_loop = plan.commercial_in.over(paid, nz)
-    revenue = end + non_loop
-    revenue += rerent
-    revenue += got_loop
+    revenue = revenue_kernel(end, non_loop, rerent, got_loop)
     revalue(plan, st, t, revenue, demand, Dnew, dr.price[t])
     mark(plan, st, t)
 
@@ -421,13 +423,27 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
 
     # 8. flows for the record (the record-only totals are lazy: see ``Quarter``)
     return Quarter(
-        plan=plan, revenue_end=end, revenue_loop=got_loop, revenue_non_loop=non_loop + rerent,
+        plan=plan, revenue_end=end, revenue_loop=got_loop, non_loop=non_loop,
         revenue_rerent=rerent, opex=opex, depreciation=dep, raised=raised,
         world_cash_change=led.world_cash - world_start,
         cash_change=led[Account.cash] - cash_start, A=A, paid=paid,
         nz=nz, prin_sched=prin_sched, w_int=w_int,
         w_prin=w_prin,
     )
+
+
+def _cut_tranches(plan: Plan, A: F64, items_cut: F64) -> None:
+    """``A[eq] -= item_to_eq @ items_cut``: tranche items cut by the flex come off their
+    equity rows of ``A``, in place (compiled; rows with no item would subtract exact
+    zeros). The twin is :func:`_cut_tranches_reference`."""
+    eq = plan.edges.groups["eq"]
+    csr_post(*plan.item_to_eq.csr, np.ascontiguousarray(items_cut, np.float64), A[eq], -1.0,
+             eq.stop - eq.start)
+
+
+def _cut_tranches_reference(plan: Plan, A: F64, items_cut: F64) -> None:
+    """:func:`_cut_tranches` in numpy (the twin)."""
+    A[plan.edges.groups["eq"]] -= plan.item_to_eq @ items_cut
 
 
 def _refinance(plan: Plan, st: State, at: QuarterTerms, maturing: F64, w_sched: F64,
@@ -608,10 +624,8 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
         ge = g["eq"]
         _issue_stakes(plan, st, paid[ge], nz[(nz >= ge.start) & (nz < ge.stop)] - ge.start)
     if len(plan.ln):
-        back = paid[g["principal"]] + paid[g["principal_twin"]] + paid[g["accelerated"]] \
-            + paid[g["accelerated_twin"]]
-        draw = paid[g["draw"]]
-        st.loan_out = np.maximum(st.loan_out + draw - back, 0.0)
+        repay_loans(owned(st, "loan_out"), paid[g["draw"]], paid[g["principal"]],
+                    paid[g["principal_twin"]], paid[g["accelerated"]], paid[g["accelerated_twin"]])
     if len(plan.bk):
         bk = paid[g["bk"]]
         st.bk_left = st.bk_left - bk
