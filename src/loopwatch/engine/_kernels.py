@@ -1165,33 +1165,42 @@ def _resolve_calm(cols: Any, short: Any, A: Any, opex: Any, w_int: Any, w_prin: 
     k_in = np.flatnonzero(inside)
     n = k_in.shape[0]
     pk, qk = e_payer[k_in], e_payee[k_in]
-    Aloc = np.empty((E, S))
+    Aloc = np.zeros((E, S))
     Ak = np.empty((n, S))
-    est, claims, dflt = np.empty((F, S)), np.empty((F, S)), np.empty((F, S), np.bool_)
+    est, claims = np.empty((F, S)), np.empty((F, S))
     r = np.empty((F, S))
     inn, Dsc, fp, at = np.zeros(F), np.zeros(F, np.bool_), np.zeros(F), np.empty(F, np.int64)
+    # the columns ``cols`` of everything read, gathered first, row by row (each row's
+    # entries in ascending order: a few pages and cache lines per row, not one per entry);
     # rows of ``A`` outside ``rows`` are zero: only ``rows`` are read, and only what the
     # defaults change is written back
+    for i in range(rows.shape[0]):
+        e = rows[i]
+        for j in range(S):
+            Aloc[e, j] = A[e, cols[j]]
+    dflt = _take_b(short, cols)
+    lo_c, ps_c, sold_c = _take(loan_out, cols), _take(prin_sched, cols), _take_b(loan_sold, cols)
+    live_c = np.empty((n_cc, S), np.bool_)
+    for k in range(n_cc):
+        for j in range(S):
+            live_c[k, j] = live[cc[k], cols[j]]
+    opex_c, wi_c, wp_c = _take(opex, cols), _take(w_int, cols), _take(w_prin, cols)
+    wd_c, cash_c, comp_c = _take(world_debt, cols), _take(cash, cols), _take(compute, cols)
+    other_c, loans_c = _take(other, cols), _take(loans, cols)
+    sv_c, alive_c = _take(stake_val, cols), _take_b(alive, cols)
     for j in range(S):
-        p = cols[j]
-        for e in range(E):
-            Aloc[e, j] = 0.0
-        for i in range(rows.shape[0]):
-            Aloc[rows[i], j] = A[rows[i], p]
-        for f in range(F):
-            dflt[f, j] = short[f, p]
         # the defaulters' accelerated and cancelled claims (``_apply_default``)
         for k in range(n_ln):
             owes = dflt[ln_payee[k], j]
             Aloc[g[0] + k, j] *= 0.0 if owes else 1.0
-            left = _fmax(loan_out[k, p] - prin_sched[k, p], 0.0) * (1.0 if owes else 0.0)
-            sold = loan_sold[k, p]
+            left = _fmax(lo_c[k, j] - ps_c[k, j], 0.0) * (1.0 if owes else 0.0)
+            sold = sold_c[k, j]
             Aloc[g[1] + k, j] = left * (0.0 if sold else 1.0)
             Aloc[g[2] + k, j] = left * (1.0 if sold else 0.0)
         for i in range(n_eq):
             Aloc[g[3] + i, j] *= 0.0 if dflt[eq_payee[i], j] else 1.0
         for k in range(n_cc):
-            value = cc_value[k] * (1.0 if live[cc[k], p] else 0.0)
+            value = cc_value[k] * (1.0 if live_c[k, j] else 0.0)
             Aloc[g[4] + k, j] = cc_penalty[k] * value * (1.0 if dflt[cc_payer[k], j] else 0.0)
         for f in range(F):
             claims[f, j] = 0.0
@@ -1200,17 +1209,17 @@ def _resolve_calm(cols: Any, short: Any, A: Any, opex: Any, w_int: Any, w_prin: 
             if q < F:
                 claims[q, j] += Aloc[e, j]
         for f in range(F):
-            world = ((opex[f, p] + w_int[f, p]) + w_prin[f, p]) + (
-                1.0 if dflt[f, j] else 0.0) * _fmax(world_debt[f, p] - w_prin[f, p], 0.0)
+            world = ((opex_c[f, j] + wi_c[f, j]) + wp_c[f, j]) + (
+                1.0 if dflt[f, j] else 0.0) * _fmax(wd_c[f, j] - wp_c[f, j], 0.0)
             claims[f, j] = claims[f, j] + world
         # the estate: cash, α of compute, other assets and stakes in live firms, β of loans
         for f in range(F):
             est[f, j] = 0.0
         for i in range(n_eq):
-            est[eq_payer[i], j] += stake_val[i, p] * (1.0 if alive[eq_payee[i], p] else 0.0)
+            est[eq_payer[i], j] += sv_c[i, j] * (1.0 if alive_c[eq_payee[i], j] else 0.0)
         for f in range(F):
-            est[f, j] = (cash[f, p] + a_rec * ((compute[f, p] + other[f, p]) + est[f, j])
-                         + b_rec * loans[f, p])
+            est[f, j] = (cash_c[f, j] + a_rec * ((comp_c[f, j] + other_c[f, j]) + est[f, j])
+                         + b_rec * loans_c[f, j])
         for m in range(n):
             Ak[m, j] = Aloc[k_in[m], j] * e_keep[k_in[m]]
         done[j] = _clear_path(Ak, pk, qk, est, claims, dflt, beta, r, inn, j, Dsc, fp, at)
@@ -1218,29 +1227,46 @@ def _resolve_calm(cols: Any, short: Any, A: Any, opex: Any, w_int: Any, w_prin: 
             continue
         # a creditor pushed short by the clearing goes through the waterfall: not here
         for f in range(F):
-            c = cash[f, p]
+            c = cash_c[f, j]
             y = (c + inn[f]) - claims[f, j]
             tol = 1e-9 * (claims[f, j] + abs(c)) + 1e-3
-            if not dflt[f, j] and alive[f, p] and y < -tol:
+            if not dflt[f, j] and alive_c[f, j] and y < -tol:
                 done[j] = False
-    for j in range(S):
-        if not done[j]:
-            continue
-        p = cols[j]
-        for f in range(F):
-            r_full[f, p] = r[f, j]
-            D_full[f, p] = dflt[f, j]
-            rounds[f, p] = 0 if dflt[f, j] else -1
-            w_accel[f, p] = (1.0 if dflt[f, j] else 0.0) * _fmax(world_debt[f, p] - w_prin[f, p],
-                                                                  0.0)
-        for k in range(n_ln):
-            A[g[0] + k, p] = Aloc[g[0] + k, j]
-            A[g[1] + k, p] = Aloc[g[1] + k, j]
-            A[g[2] + k, p] = Aloc[g[2] + k, j]
-        for i in range(n_eq):
-            A[g[3] + i, p] = Aloc[g[3] + i, j]
-        for k in range(n_cc):
-            A[g[4] + k, p] = Aloc[g[4] + k, j]
+    # written back row by row, on the paths done
+    for f in range(F):
+        for j in range(S):
+            if done[j]:
+                p = cols[j]
+                r_full[f, p] = r[f, j]
+                D_full[f, p] = dflt[f, j]
+                rounds[f, p] = 0 if dflt[f, j] else -1
+                w_accel[f, p] = (1.0 if dflt[f, j] else 0.0) * _fmax(wd_c[f, j] - wp_c[f, j], 0.0)
+    for e in range(E):
+        if (g[0] <= e < g[0] + n_ln or g[1] <= e < g[1] + n_ln or g[2] <= e < g[2] + n_ln
+                or g[3] <= e < g[3] + n_eq or g[4] <= e < g[4] + n_cc):
+            for j in range(S):
+                if done[j]:
+                    A[e, cols[j]] = Aloc[e, j]
+
+
+@_jit
+def _take(X: Any, cols: Any) -> Any:  # pragma: no cover
+    """``X[:, cols]`` (float), row by row."""
+    out = np.empty((X.shape[0], cols.shape[0]))
+    for f in range(X.shape[0]):
+        for j in range(cols.shape[0]):
+            out[f, j] = X[f, cols[j]]
+    return out
+
+
+@_jit
+def _take_b(X: Any, cols: Any) -> Any:  # pragma: no cover
+    """``X[:, cols]`` (bool), row by row."""
+    out = np.empty((X.shape[0], cols.shape[0]), np.bool_)
+    for f in range(X.shape[0]):
+        for j in range(cols.shape[0]):
+            out[f, j] = X[f, cols[j]]
+    return out
 
 
 def resolve_calm(cols: NDArray[np.int64], short: NDArray[np.bool_], A: F64, opex: F64,
