@@ -582,10 +582,14 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
     F = plan.F
     payer_legs, payee_legs = plan.edge_legs
     led.transfer_legs_over(paid, nz, E.out_inc, E.in_inc, payer_legs, payee_legs)
-    # what was paid for goods delivered: ``pz`` (the rows ``nz``; copied only when a
-    # defaulter's claims come off) and the chip purchases, less those claims
+    # what was paid for goods delivered: ``paid`` less a defaulter's claims, which change
+    # only the columns ``dc``: totals are taken over ``paid``, then those columns are
+    # recomputed from ``pzd`` (rows ``nz``) and ``cpd`` (chip purchases), copies of them
+    # with the claims taken off (the same operations on the same numbers, column by column)
     cp = paid[g["cp"]]
-    pz: F64 | None = None
+    dc: NDArray[np.int64] | None = None
+    pzd: F64 | None = None
+    cpd: F64 | None = None
     if defaulted is not None:
         # on the paths with a default only (elsewhere the claims are zero)
         dc = np.flatnonzero(defaulted.any(axis=0))
@@ -593,31 +597,34 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
         by = E.payer[k]
         firm = by < F
         claims = np.zeros((len(k), len(dc)))
-        claims[firm] = gather(paid, dc)[k[firm]] * gather(defaulted, dc)[by[firm]]
+        claims[firm] = paid[np.ix_(k[firm], dc)] * defaulted[np.ix_(by[firm], dc)]
         if claims.any():
             # ``led.post(amount, equity, compute)`` on the columns ``dc``: the same operations
             amount = plan.capex_out.rows(k) @ claims
             bal = led.bal
             bal[Account.equity][:, dc] += -1.0 * amount
             bal[Account.compute][:, dc] += -1.0 * amount
-            pz = paid[nz]
-            # (``nz`` is sorted, ``k`` a part of it)
-            pz[np.ix_(np.searchsorted(nz, k), dc)] -= claims
+            pzd = paid[np.ix_(nz, dc)]
+            pzd[np.searchsorted(nz, k)] -= claims  # (``nz`` is sorted, ``k`` a part of it)
             in_cp = (k >= g["cp"].start) & (k < g["cp"].stop)
             if in_cp.any():
-                cp = cp.copy()  # (a view of ``paid`` until now)
-                cp[np.ix_(k[in_cp] - g["cp"].start, dc)] -= claims[in_cp]
+                cpd = cp[:, dc]
+                cpd[k[in_cp] - g["cp"].start] -= claims[in_cp]
     # cumulative payments per contract (each contract has one such edge)
     add_rows(st.cum_paid, paid, np.asarray(nz, np.int64), E.paid_to_contract)
     cc = plan.cc
     if len(cc):
-        spent = (plan.capex_only_out.over(paid, nz) if pz is None
-                 else plan.capex_only_out.rows(nz) @ pz)
+        spent = plan.capex_only_out.over(paid, nz)
+        if pzd is not None:
+            spent[:, dc] = plan.capex_only_out.rows(nz) @ pzd
         if spent.any():
             add_vintage(st, t, spent, plan.life0_q)
     if len(plan.cp):
         for life, sel in plan.cp_life_groups:
-            amount = plan.incidence(plan.cp[sel], plan.payer) @ cp[sel]
+            to_buyer = plan.incidence(plan.cp[sel], plan.payer)
+            amount = to_buyer @ cp[sel]
+            if cpd is not None:
+                amount[:, dc] = to_buyer @ cpd[sel]
             if amount.any():
                 add_vintage(st, t, amount, np.full(F, life))
     if len(plan.eq):
