@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import copy
 import subprocess
-from unittest import mock
 import sys
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest

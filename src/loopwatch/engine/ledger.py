@@ -41,6 +41,12 @@ __all__ = ["Account", "Ledger"]
 
 F64 = NDArray[np.float64]
 
+#: Stacked edge maps of :meth:`Ledger.transfer_legs_over`, by the maps and the live rows
+#: (a book has few row patterns; the entry keeps its maps alive, so their ids stay theirs).
+_Legs = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64],
+              NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], object]
+_LEGS: dict[tuple[int, int, int, int, bytes], _Legs] = {}
+
 
 class Account(IntEnum):
     """A firm's accounts; the first six are assets (debit-normal)."""
@@ -212,18 +218,28 @@ class Ledger:
         if (X.dtype != np.float64 or X.ndim != 2 or not X.flags.c_contiguous
                 or X.shape[1] != self.P or X.shape[0] != out_inc.k):
             raise ValueError(f"amount of shape {X.shape} does not fit the edge maps")
-        bal = self.bal
-        cash = bal[Account.cash]
-        into, out = in_inc.csr_over(nz), out_inc.csr_over(nz)
-        _fused.csr_post(*into, X, cash, 1.0, F)
-        _fused.csr_post(*out, X, cash, -1.0, F)
-        _fused.csr_world(*into, *out, X, F, self.world_cash)
-        for acct, s in payer_legs.items():
-            _fused.csr_post(*s.csr_over(nz), X, bal[acct], 1.0 if acct < Account.debt else -1.0,
-                            F)
-        for acct, s in payee_legs.items():
-            _fused.csr_post(*s.csr_over(nz), X, bal[acct], -1.0 if acct < Account.debt else 1.0,
-                            F)
+        key = (id(out_inc), id(in_inc), id(payer_legs), id(payee_legs), nz.tobytes())
+        hit = _LEGS.get(key)
+        if hit is None:
+            if len(_LEGS) > 1024:
+                _LEGS.clear()
+            maps = [(in_inc, Account.cash, 1.0), (out_inc, Account.cash, -1.0)]
+            maps += [(m, a, 1.0 if a < Account.debt else -1.0) for a, m in payer_legs.items()]
+            maps += [(m, a, -1.0 if a < Account.debt else 1.0) for a, m in payee_legs.items()]
+            parts = [m.csr_over(nz) for m, _, _ in maps]
+            nnz = np.cumsum([0] + [len(p[1]) for p in parts])
+            legs = np.cumsum([0] + [len(p[0]) for p in parts]).astype(np.int64)
+            world_legs = np.array([0 if len(parts[j][0]) > F + 1 else -1 for j in (0, 1)],
+                                  np.int64)
+            hit = _LEGS[key] = (
+                legs, np.concatenate([p[0] + o for p, o in zip(parts, nnz, strict=False)]),
+                np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]),
+                np.array([int(a) for _, a, _ in maps], np.int64),
+                np.array([sg for _, _, sg in maps]), world_legs,
+                (in_inc, out_inc, payer_legs, payee_legs))  # (keeps the ids alive)
+        legs, indptr, indices, data, dest, sign, world_legs, _ = hit
+        _fused.csr_post_legs(legs, indptr, indices, data, X, self.bal, dest, sign, F,
+                             self.world_cash, world_legs)
 
     def transfer_legs_over_reference(self, paid: F64, nz: NDArray[np.int64], out_inc: Sum,
                                      in_inc: Sum, payer_legs: dict[Account, Sum],

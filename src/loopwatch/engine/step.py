@@ -41,13 +41,22 @@ from numpy.typing import NDArray
 
 from loopwatch.engine._fused import add_rows, csr_post, pay_world, refinance
 from loopwatch.engine._kernels import backstop as backstop_kernel
+from loopwatch.engine._kernels import (
+    contract_opex,
+    flag_rows,
+    market,
+    masked_total,
+    pay,
+    position,
+    repay_loans,
+    schedule,
+    world_debt_due,
+)
 from loopwatch.engine._kernels import demand as demand_kernel
-from loopwatch.engine._kernels import contract_opex, flag_rows, repay_loans
-from loopwatch.engine._kernels import revenue as revenue_kernel
 from loopwatch.engine._kernels import flex as flex_kernel
 from loopwatch.engine._kernels import income as income_kernel
-from loopwatch.engine._kernels import market, masked_total, pay, position, schedule, world_debt_due
 from loopwatch.engine._kernels import opex as opex_kernel
+from loopwatch.engine._kernels import revenue as revenue_kernel
 from loopwatch.engine._kernels import short as short_after
 from loopwatch.engine._settle import settle_paths
 from loopwatch.engine.draws import Draws
@@ -228,7 +237,6 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     led = st.ledger
     E = plan.edges
     g = E.groups
-    cr = plan.scenario.credit
     cash_start = led[Account.cash].copy()
     world_start = led.world_cash.copy()
     st.issued = np.zeros((F, P))
