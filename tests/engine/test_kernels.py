@@ -137,10 +137,14 @@ def test_flag_rows_equals_its_twin(E: int, P: int, seed: int) -> None:
     lo = int(rng.integers(0, E))
     rows = slice(lo, int(rng.integers(lo, E + 1)))
     f1 = rng.random(E) < 0.3
-    f2 = f1.copy()
+    f2, f3, f4 = f1.copy(), f1.copy(), f1.copy()
     K.flag_rows(a, rows, f1)
     K.flag_rows_reference(a, rows, f2)
     np.testing.assert_array_equal(f1, f2)
+    cols = np.flatnonzero(rng.random(P) < 0.5)  # on some columns only
+    K.flag_rows(a, rows, f3, cols)
+    K.flag_rows_reference(a, rows, f4, cols)
+    np.testing.assert_array_equal(f3, f4)
 
 
 @SMALL

@@ -571,25 +571,39 @@ def repay_loans_reference(loan_out: F64, draw: F64, prin: F64, prin_tw: F64, acc
 
 
 @_jit
-def _flag_rows(a: Any, lo: int, hi: int, filled: Any) -> None:  # pragma: no cover
+def _flag_rows(a: Any, lo: int, hi: int, filled: Any, every: bool,
+               cols: Any) -> None:  # pragma: no cover
     P = a.shape[1]
     for e in range(lo, hi):
         if filled[e]:
             continue
-        for p in range(P):
-            if a[e, p] != 0.0:  # (NaN too, as ``any``)
-                filled[e] = True
-                break
+        if every:
+            for p in range(P):
+                if a[e, p] != 0.0:  # (NaN too, as ``any``)
+                    filled[e] = True
+                    break
+        else:
+            for j in range(cols.shape[0]):
+                if a[e, cols[j]] != 0.0:
+                    filled[e] = True
+                    break
 
 
-def flag_rows(a: F64, rows: slice, filled: NDArray[np.bool_]) -> None:
-    """``filled[rows] |= a[rows].any(axis=1)`` in place, stopping at a row's first nonzero."""
-    _flag_rows(a, rows.start, rows.stop, filled)
+def flag_rows(a: F64, rows: slice, filled: NDArray[np.bool_],
+              cols: NDArray[np.int64] | None = None) -> None:
+    """``filled[rows] |= a[rows].any(axis=1)`` in place, stopping at a row's first nonzero.
+
+    With ``cols``, only those columns are read (the caller knows the rest of the rows
+    ``rows`` are zero: e.g. written on those paths only).
+    """
+    _flag_rows(a, rows.start, rows.stop, filled, cols is None,
+               np.zeros(0, np.int64) if cols is None else np.ascontiguousarray(cols, np.int64))
 
 
-def flag_rows_reference(a: F64, rows: slice, filled: NDArray[np.bool_]) -> None:
+def flag_rows_reference(a: F64, rows: slice, filled: NDArray[np.bool_],
+                        cols: NDArray[np.int64] | None = None) -> None:
     """The numpy twin of :func:`flag_rows`."""
-    filled[rows] |= a[rows].any(axis=1)
+    filled[rows] |= (a[rows] if cols is None else a[rows][:, cols]).any(axis=1)
 
 
 @_jit

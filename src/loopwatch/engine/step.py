@@ -363,7 +363,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         # (updates ``A`` in place; ``nz1``: its rows that may carry anything)
         r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised, nz1)
         # resolution only lowers amounts, but for acceleration and cancellation penalties
-        nz = _with_rows(filled, A, [g["accelerated"], g["accelerated_twin"], g["penalty"]])
+        # (resolution writes those rows on the short paths ``cols`` only)
+        nz = _with_rows(filled, A, [g["accelerated"], g["accelerated_twin"], g["penalty"]], cols)
         # every edge is paid at its payer's ratio (exactly 1 off the short paths, and for the
         # world); rows outside ``nz`` carry nothing
         paid = pay(A, r, E.payer, nz)
@@ -558,9 +559,11 @@ def _settle_on_substate(plan: Plan, st: State, t: int, cd: NDArray[np.int64], Dn
 _compiled_settlement = True
 
 
-def _with_rows(filled: B8, a: F64, groups: list[slice]) -> NDArray[np.int64]:
+def _with_rows(filled: B8, a: F64, groups: list[slice],
+               cols: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
     """Rows that may carry anything: ``filled`` (E,), updated in place with the rows of the
-    edge groups ``groups`` of ``a`` that carry anything now.
+    edge groups ``groups`` of ``a`` that carry anything now (read on the columns ``cols``
+    only, if given: the groups are zero elsewhere).
 
     A superset of the nonzero rows is fine for the restricted totals (extra rows add
     exact zeros); it saves a pass over every edge when only a few groups changed. On a
@@ -569,7 +572,7 @@ def _with_rows(filled: B8, a: F64, groups: list[slice]) -> NDArray[np.int64]:
     if a.shape[1] < 32:
         return np.arange(len(a))
     for grp in groups:
-        flag_rows(a, grp, filled)
+        flag_rows(a, grp, filled, cols)
     out: NDArray[np.int64] = np.flatnonzero(filled)
     return out
 
