@@ -483,6 +483,15 @@ class Plan:
         return np.arange(self.F), np.ones(self.F)
 
     @cached_property
+    def stranded_loss_sums(self) -> tuple[Sum, Sum, Sum | None]:
+        """Where a stranded compute commitment's loss goes: its cloud's, on its buyer,
+        mechanism 3 (:func:`~loopwatch.engine.resolution.loss_sums` over every commitment)."""
+        from loopwatch.engine.resolution import loss_sums  # (resolution imports the plan)
+
+        cc = self.cc
+        return loss_sums(self.F, self.payee[cc], self.payer[cc], np.full(len(cc), 3, np.int64))
+
+    @cached_property
     def flexes(self) -> tuple[bool, bool]:
         """Whether any compute commitment has a flexible part, any tranche a milestone."""
         return (len(self.cc) > 0 and bool((self.cc_take_or_pay < 1).any()),

@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from loopwatch.engine._kernels import clear_paths, resolve_calm
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import Market, Raised, waterfall
-from loopwatch.engine.incidence import cached_sum
+from loopwatch.engine.incidence import Sum, cached_sum
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Kind, Plan
 from loopwatch.engine.state import State, gather, scatter
@@ -361,13 +361,27 @@ def add_losses(st: State, amount: F64, sufferer: I64, counterparty: I64, mechani
 
     A sufferer equal to ``F`` (the world) adds to ``world_losses`` instead.
     """
-    F = st.world_losses.shape[0]
+    add_losses_by(st, loss_sums(st.world_losses.shape[0], sufferer, counterparty, mechanism),
+                  amount)
+
+
+def loss_sums(F: int, sufferer: I64, counterparty: I64, mechanism: I64
+              ) -> tuple[Sum, Sum, Sum | None]:
+    """The totals :func:`add_losses` adds through: into ``losses``, ``loss_mech`` and
+    (``None`` if no row is the world's) ``world_losses``. Cached by their targets."""
     firm = sufferer < F
-    cached_sum(np.where(firm, sufferer * (F + 1) + counterparty, -1), F * (F + 1)).add_into(
-        st.losses, amount)
-    cached_sum(np.where(firm, sufferer * 4 + mechanism, -1), F * 4).add_into(st.loss_mech, amount)
-    if (~firm).any():
-        cached_sum(np.where(firm, -1, counterparty), F).add_into(st.world_losses, amount)
+    return (cached_sum(np.where(firm, sufferer * (F + 1) + counterparty, -1), F * (F + 1)),
+            cached_sum(np.where(firm, sufferer * 4 + mechanism, -1), F * 4),
+            cached_sum(np.where(firm, -1, counterparty), F) if (~firm).any() else None)
+
+
+def add_losses_by(st: State, sums: tuple[Sum, Sum, Sum | None], amount: F64) -> None:
+    """:func:`add_losses` through its :func:`loss_sums` (a caller with fixed rows keeps them)."""
+    to_pair, to_mech, to_world = sums
+    to_pair.add_into(st.losses, amount)
+    to_mech.add_into(st.loss_mech, amount)
+    if to_world is not None:
+        to_world.add_into(st.world_losses, amount)
 
 
 def edge_losses(plan: Plan, st: State, A: F64, r: F64) -> None:

@@ -74,6 +74,7 @@ from loopwatch.engine.plan import Plan, QuarterTerms
 from loopwatch.engine.resolution import (
     Claims,
     add_losses,
+    add_losses_by,
     edge_losses,
     resolve,
     settle_defaults,
@@ -271,8 +272,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         st.stranded, sched_cc, cloud, at.rerent_price)
     if stranded_loss is not None:
         # only the commitments stranded on some path (the other rows would add zeros)
-        k = np.flatnonzero(stranded_loss.any(axis=1))
-        add_losses(st, stranded_loss[k], cloud[k], plan.payer[cc[k]], np.full(len(k), 3, np.int64))
+        # (every commitment: the rows not stranded anywhere add exact zeros)
+        add_losses_by(st, plan.stranded_loss_sums, stranded_loss)
     led.from_world(income_all, Account.equity)
 
     # 3. scheduled flows
