@@ -89,6 +89,9 @@ def test_pay_equals_its_twin(F: int, E: int, P: int, seed: int) -> None:
     with mock.patch.object(np, "empty_like", poisoned):  # ``paid`` arrives uninitialised
         got = K.pay(A, r, payer, rows)
     _same(got, K.pay_reference(A, r, payer, rows))
+    dirty = rng.random(E) < 0.5  # a reused array: garbage on the dirty rows, zero elsewhere
+    reused = np.where(dirty[:, None], np.nan, 0.0) * np.ones((1, P))
+    _same(K.pay(A, r, payer, rows, reused, dirty), K.pay_reference(A, r, payer, rows))
     off = np.setdiff1d(np.arange(E), rows)
     assert not got[off].any()  # rows outside ``rows`` carry nothing
 
@@ -270,6 +273,10 @@ def test_schedule_equals_its_twin(F: int, P: int, sizes: list[int], seed: int) -
         got = K.schedule(**args, accel=a1)
     ref = K.schedule_reference(**args, accel=a2)
     _same(got, ref)
+    # last quarter's array reused: garbage on the dirty rows, zero on the others
+    dirty = rng.random(args["n_edges"]) < 0.5
+    reused = np.where(dirty[:, None], np.nan, 0.0) * np.ones((1, P))
+    _same(K.schedule(**args, accel=accel.copy(), out=reused, dirty=dirty), ref)
     np.testing.assert_array_equal(a1, a2)
     assert not a1.any()
     A, _, prin, maturing, _ = got

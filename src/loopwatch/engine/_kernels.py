@@ -607,8 +607,10 @@ def flag_rows_reference(a: F64, rows: slice, filled: NDArray[np.bool_],
 
 
 @_jit
-def _pay(A: Any, r: Any, payer: Any, rows: Any, paid: Any) -> None:  # pragma: no cover
-    # ``paid`` arrives uninitialised: the rows ``rows`` (sorted) are written, the others zeroed
+def _pay(A: Any, r: Any, payer: Any, rows: Any, paid: Any,
+         dirty: Any) -> None:  # pragma: no cover
+    # the rows ``rows`` (sorted) are written, the others zeroed where ``dirty`` (elsewhere
+    # ``paid`` is zero already)
     E, P = A.shape
     k, n = 0, rows.shape[0]
     for e in range(E):
@@ -617,24 +619,31 @@ def _pay(A: Any, r: Any, payer: Any, rows: Any, paid: Any) -> None:  # pragma: n
             b = payer[e]
             for p in range(P):
                 paid[e, p] = A[e, p] * r[b, p]
-        else:
+        elif dirty[e]:
             paid[e, :] = 0.0
 
 
-def pay(A: F64, r: F64, payer: NDArray[np.int64], rows: NDArray[np.int64]) -> F64:
+def pay(A: F64, r: F64, payer: NDArray[np.int64], rows: NDArray[np.int64],
+        out: F64 | None = None, dirty: NDArray[np.bool_] | None = None) -> F64:
     """What is paid on each edge (E, P): ``A`` at its payer's clearing ratio ``r`` (F + 1, P).
 
     Only the rows ``rows`` (sorted, unique) may carry anything (a superset is fine);
-    the others are zeroed without reading ``A``.
+    the others are zeroed without reading ``A``. ``out``, if given, is written in place
+    and returned: it may hold anything on the rows ``dirty`` (E,) and must be zero on
+    the others.
     """
-    paid = np.empty_like(A)  # (the kernel zeroes the rows outside ``rows``)
+    if out is None:
+        out = np.empty_like(A)  # (the kernel zeroes the rows outside ``rows``)
+        dirty = np.ones(len(A), np.bool_)
+    assert dirty is not None
     _pay(A, np.ascontiguousarray(r), np.ascontiguousarray(payer, np.int64),
-         np.ascontiguousarray(rows, np.int64), paid)
-    return paid
+         np.ascontiguousarray(rows, np.int64), out, np.ascontiguousarray(dirty, np.bool_))
+    return out
 
 
-def pay_reference(A: F64, r: F64, payer: NDArray[np.int64], rows: NDArray[np.int64]) -> F64:
-    """The numpy twin of :func:`pay`."""
+def pay_reference(A: F64, r: F64, payer: NDArray[np.int64], rows: NDArray[np.int64],
+                  out: F64 | None = None, dirty: NDArray[np.bool_] | None = None) -> F64:
+    """The numpy twin of :func:`pay` (always a fresh array: ``out`` is ignored)."""
     paid = np.zeros_like(A)
     paid[rows] = A[rows] * r[payer[rows]]
     return paid
@@ -825,16 +834,17 @@ def flex_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin:
 
 
 @_jit
-def _scheduled(A: Any, r: int, contracts: Any, sched: Any, live: Any,
-               blank: Any) -> None:  # pragma: no cover
+def _scheduled(A: Any, r: int, contracts: Any, sched: Any, live: Any, blank: Any,
+               dirty: Any) -> None:  # pragma: no cover
     """Rows ``r + k`` of ``A``: this quarter's amount of contract ``contracts[k]`` where it is
-    live; a zero amount zeroes the row and marks it ``blank``."""
+    live; a zero amount marks the row ``blank`` (zeroed if ``dirty``)."""
     P = A.shape[1]
     for k in range(contracts.shape[0]):
         s, c = sched[k], contracts[k]
         if s == 0.0:
             blank[r + k] = True
-            A[r + k, :] = 0.0
+            if dirty[r + k]:
+                A[r + k, :] = 0.0
             continue
         for p in range(P):
             A[r + k, p] = s * (1.0 if live[c, p] else 0.0)
@@ -846,27 +856,30 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
               item_paid: Any, failing: Any, item_contract: Any, item_amount: Any, item_eq: Any,
               ln: Any, sched_ln: Any, borrower: Any, rate_q: Any, mat_now: Any, linear: Any,
               denom: Any, loan_out: Any, accel: Any, sold: Any, items_due: Any,
-              prin_sched: Any, maturing: Any, rows: Any, filled: Any) -> None:  # pragma: no cover
+              prin_sched: Any, maturing: Any, rows: Any, filled: Any,
+              dirty: Any) -> None:  # pragma: no cover
     F, P = alive.shape
-    # ``A`` arrives uninitialised: rows outside the groups written here, the equity rows
-    # (items add into them) and the rows whose amount is zero this quarter are zeroed
-    # (the last are not scanned for the filled flags either); every other row is written
-    # in full below
+    # ``A`` arrives with garbage on the rows ``dirty`` and zeros elsewhere: rows outside
+    # the groups written here, the equity rows (items add into them) and the rows whose
+    # amount is zero this quarter are zeroed where dirty (the last are not scanned for the
+    # filled flags either); every other row is written in full below
     E = A.shape[0]
     for e in range(E):
-        if e < rows[0] or e >= rows[1] or g[4] <= e < g[10]:
+        if dirty[e] and (e < rows[0] or e >= rows[1] or g[4] <= e < g[10]):
             A[e, :] = 0.0
     blank = np.zeros(E, np.bool_)
-    _scheduled(A, g[0], cc, sched_cc, live, blank)  # compute commitments
+    _scheduled(A, g[0], cc, sched_cc, live, blank, dirty)  # compute commitments
     r, tw = g[1], g[2]  # build-out orders; their twins (a vendor that has failed: the world)
     for j in range(cap_cc.shape[0]):
         c, amt, v = cc[cap_cc[j]], cap_amount[j], vendor[j]
         if amt == 0.0:
             blank[r + j] = True
-            A[r + j, :] = 0.0
+            if dirty[r + j]:
+                A[r + j, :] = 0.0
             if v < F:
                 blank[tw] = True
-                A[tw, :] = 0.0
+                if dirty[tw]:
+                    A[tw, :] = 0.0
                 tw += 1
             continue
         for p in range(P):
@@ -879,7 +892,7 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
                 A[r + j, p] = cap * 1.0
         if v < F:
             tw += 1
-    _scheduled(A, g[3], cp, sched_cp, live, blank)  # chip purchases
+    _scheduled(A, g[3], cp, sched_cp, live, blank, dirty)  # chip purchases
     r = g[4]  # equity tranches: items due add into their contract's row, in item order
     for i in range(item_amount.shape[0]):
         c, e, amt, now = item_contract[i], item_eq[i], item_amount[i], item_due_now[i]
@@ -892,7 +905,8 @@ def _schedule(A: Any, live: Any, alive: Any, g: Any, cc: Any, sched_cc: Any, cap
         c, b, rq, s = ln[k], borrower[k], rate_q[k], sched_ln[k]
         if s == 0.0:
             blank[g[5] + k] = True
-            A[g[5] + k, :] = 0.0
+            if dirty[g[5] + k]:
+                A[g[5] + k, :] = 0.0
         for p in range(P):
             if s != 0.0:
                 A[g[5] + k, p] = s * (1.0 if live[c, p] else 0.0)
@@ -934,7 +948,8 @@ def schedule(n_edges: int, groups: Any, live: NDArray[np.bool_], alive: NDArray[
              item_contract: NDArray[np.int64], item_amount: F64, item_eq: NDArray[np.int64],
              ln: NDArray[np.int64], sched_ln: F64, borrower: NDArray[np.int64], rate_q: F64,
              mat_now: NDArray[np.bool_], linear: NDArray[np.bool_], denom: F64, loan_out: F64,
-             accel: NDArray[np.bool_], sold: NDArray[np.bool_]
+             accel: NDArray[np.bool_], sold: NDArray[np.bool_], out: F64 | None = None,
+             dirty: NDArray[np.bool_] | None = None
              ) -> tuple[F64, NDArray[np.bool_], F64, F64, NDArray[np.bool_]]:
     """The quarter's scheduled payments on every edge (E, P), before any flex or default.
 
@@ -947,10 +962,20 @@ def schedule(n_edges: int, groups: Any, live: NDArray[np.bool_], alive: NDArray[
     of it that matures (refinanced like world debt) (n_ln, P), and which rows of ``A``
     carry anything (E,) (``A.any(axis=1)``). Clears ``accel`` (n_ln, P) in place: an
     accelerated loan's whole principal falls due now.
+
+    ``out`` (E, P), if given, is written in place and returned as ``A``: it may hold
+    anything on the rows ``dirty`` (E,) and must be zero on the others (last quarter's
+    array, whose rows outside ``dirty`` carried nothing); those rows are not written
+    again when they stay zero. Without it, a fresh array.
     """
     P = alive.shape[1]
     c = np.ascontiguousarray
-    A = np.empty((n_edges, P))  # (the kernel zeroes every row it does not write in full)
+    if out is None:
+        A = np.empty((n_edges, P))  # (the kernel zeroes every row it does not write in full)
+        dirty = np.ones(n_edges, np.bool_)
+    else:
+        A = out
+        assert dirty is not None
     keys = ("cc", "capex", "capex_twin", "cp", "eq", "draw", "interest", "interest_twin",
             "principal", "principal_twin")
     g = np.array([groups[k].start for k in keys] + [groups["eq"].stop], np.int64)
@@ -965,7 +990,8 @@ def schedule(n_edges: int, groups: Any, live: NDArray[np.bool_], alive: NDArray[
               c(item_contract, np.int64), c(item_amount, float), c(item_eq, np.int64),
               c(ln, np.int64), c(sched_ln, float), c(borrower, np.int64), c(rate_q, float),
               c(mat_now, np.bool_), c(linear, np.bool_), c(denom, float), c(loan_out, float),
-              accel, c(sold, np.bool_), items_due, prin_sched, maturing, rows, filled)
+              accel, c(sold, np.bool_), items_due, prin_sched, maturing, rows, filled,
+              c(dirty, np.bool_))
     return A, items_due, prin_sched, maturing, filled
 
 
@@ -978,9 +1004,10 @@ def schedule_reference(n_edges: int, groups: Any, live: NDArray[np.bool_],
                        item_eq: NDArray[np.int64], ln: NDArray[np.int64], sched_ln: F64,
                        borrower: NDArray[np.int64], rate_q: F64, mat_now: NDArray[np.bool_],
                        linear: NDArray[np.bool_], denom: F64, loan_out: F64,
-                                 accel: NDArray[np.bool_], sold: NDArray[np.bool_]
+                       accel: NDArray[np.bool_], sold: NDArray[np.bool_], out: F64 | None = None,
+                       dirty: NDArray[np.bool_] | None = None
                        ) -> tuple[F64, NDArray[np.bool_], F64, F64, NDArray[np.bool_]]:
-    """The numpy twin of :func:`schedule`."""
+    """The numpy twin of :func:`schedule` (always a fresh array: ``out`` is ignored)."""
     F, P = alive.shape
     g = groups
     A = np.zeros((n_edges, P))

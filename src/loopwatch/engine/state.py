@@ -184,6 +184,11 @@ class State:
         self.losses = np.zeros((F * (F + 1), P))
         self.loss_mech = np.zeros((F * 4, P))
         self.world_losses = np.zeros((F, P))
+        # the quarter's edge arrays (due, paid), kept from quarter to quarter so that rows
+        # that stay zero are not written again; ``*_dirty``: rows that may be nonzero
+        E = plan.edges.n
+        self.edge_due, self.edge_paid = np.empty((E, P)), np.empty((E, P))
+        self.due_dirty, self.paid_dirty = np.ones(E, np.bool_), np.ones(E, np.bool_)
 
     #: Arrays default resolution reads or writes (everything else stays out of a sub-state).
     RESOLUTION = ("alive", "default_t", "live", "open", "loan_out", "loan_sold", "loan_accel",

@@ -286,7 +286,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         E.n, g, live, alive, cc, sched_cc, E.capex_cc, at.cap_amount, at.vendor, plan.cp,
         at.sched_cp, at.item_due_now, st.item_paid, failing, plan.item_contract,
         plan.item_amount, plan.item_eq, ln, at.sched_ln, at.borrower, at.rate_q, at.mat_now,
-        at.linear, at.denom, st.loan_out, owned(st, "loan_accel", np.bool_), st.loan_sold)
+        at.linear, at.denom, st.loan_out, owned(st, "loan_accel", np.bool_), st.loan_sold,
+        st.edge_due, st.due_dirty)
     # world debt: interest, maturing principal (part rolls over), called LOI credit
     # called LOI credit is part of world debt: the ladder runs on the rest, so one dollar is
     # never repaid twice (hypothesis found debt going negative when both fell due at once)
@@ -368,7 +369,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         nz = _with_rows(filled, A, [g["accelerated"], g["accelerated_twin"], g["penalty"]], cols)
         # every edge is paid at its payer's ratio (exactly 1 off the short paths, and for the
         # world); rows outside ``nz`` carry nothing
-        paid = pay(A, r, E.payer, nz)
+        paid = pay(A, r, E.payer, nz, st.edge_paid, st.paid_dirty)
+        st.paid_dirty[:] = False
+        st.paid_dirty[nz] = True
         rf = r[:F]
         _post_edges(plan, st, t, paid, nz, Dnew)
         # the variable cost of contract revenue on what was received: off the short paths
@@ -430,6 +433,10 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         ends = (plan.wr_expiry[k] == t)[:, None]
         st.wt_left = np.where(ends, 0.0, st.wt_left)
         st.wt_val = np.where(ends, 0.0, st.wt_val)
+
+    # the rows of the edge array that may be nonzero next time it is reused (the others are)
+    st.due_dirty[:] = False
+    st.due_dirty[nz] = True
 
     # 8. flows for the record (the record-only totals are lazy: see ``Quarter``)
     return Quarter(
