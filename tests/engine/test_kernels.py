@@ -13,6 +13,7 @@ from loopwatch.engine import _kernels as K
 from loopwatch.engine import resolution
 from loopwatch.engine.funding import Raised
 from loopwatch.engine.incidence import Sum
+from loopwatch.engine.ledger import Account, Ledger
 
 SMALL = settings(max_examples=40, deadline=None)
 
@@ -183,6 +184,11 @@ def test_income_equals_its_twin(F: int, n_cc: int, P: int, stranded_share: float
     got, ref = K.income(*args), K.income_reference(*args)
     assert (got[3] is None) == (ref[3] is None) == (not stranded.any())
     _same(tuple(x for x in got if x is not None), tuple(x for x in ref if x is not None))
+    l1, l2 = Ledger(P, F), Ledger(P, F)  # paid by the world in the same pass
+    l1.bal[:] = l2.bal[:] = _money(rng, (len(Account), F, P))
+    l1.world_cash[:] = l2.world_cash[:] = _money(rng, (P,))
+    _same(K.income(*args, l1), K.income_reference(*args, l2))
+    _same((l1.bal, l1.world_cash), (l2.bal, l2.world_cash))
 
 
 def test_a_short_firm_is_found_and_a_dead_one_is_not() -> None:

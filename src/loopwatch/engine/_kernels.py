@@ -20,6 +20,7 @@ from numba import njit
 from numpy.typing import NDArray
 
 from loopwatch.engine.incidence import Sum
+from loopwatch.engine.ledger import Account
 
 __all__ = [
     "backstop",
@@ -330,8 +331,8 @@ def position_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_p
 @_jit
 def _income(nlq: Any, ai: Any, sent_eff: Any, shock_nl: Any, alive: Any, end: Any,
             stranded: Any, sched_cc: Any, cloud: Any, price: Any, any_stranded: bool,
-            non_loop: Any, rerent_cc: Any, rerent: Any, loss: Any,
-            total: Any) -> None:  # pragma: no cover
+            non_loop: Any, rerent_cc: Any, rerent: Any, loss: Any, total: Any, post: bool,
+            cash: Any, equity: Any, world: Any) -> None:  # pragma: no cover
     F, P = alive.shape
     for f in range(F):
         a, lo, sh = nlq[f], 1.0 - ai[f], shock_nl[f]
@@ -351,11 +352,22 @@ def _income(nlq: Any, ai: Any, sent_eff: Any, shock_nl: Any, alive: Any, end: An
     for f in range(F):
         for p in range(P):
             total[f, p] = (end[f, p] + non_loop[f, p]) + rerent[f, p]
+    if post and F:  # ``Ledger.from_world(total, equity)``: the same operations
+        tot = total[0].copy()
+        for f in range(F):
+            for p in range(P):
+                a = total[f, p]
+                cash[f, p] += 1.0 * a
+                equity[f, p] += 1.0 * a
+                if f:
+                    tot[p] += a
+        for p in range(P):
+            world[p] += -1.0 * tot[p]
 
 
 def income(nlq: F64, ai: F64, sent_eff: F64, shock_nl: F64, alive: NDArray[np.bool_], end: F64,
-           stranded: F64, sched_cc: F64, cloud: NDArray[np.int64], price: F64
-           ) -> tuple[F64, F64, F64, F64 | None, F64]:
+           stranded: F64, sched_cc: F64, cloud: NDArray[np.int64], price: F64,
+           ledger: Any = None) -> tuple[F64, F64, F64, F64 | None, F64]:
     """The quarter's income from outside the loop, per firm (F, P).
 
     Non-loop revenue (``nlq`` (F,) a quarter's, its AI share ``ai`` scaled by
@@ -364,7 +376,9 @@ def income(nlq: F64, ai: F64, sent_eff: F64, shock_nl: F64, alive: NDArray[np.bo
     commitment's ``cloud``) per commitment and per firm; the loss of stranded
     capacity (its value ``sched_cc`` (n_cc,) less its re-rent, ``None`` when
     nothing is stranded); and ``end + non_loop + rerent``, all for live firms.
-    Returns ``(non_loop, rerent_cc, rerent, loss, total)``.
+    Returns ``(non_loop, rerent_cc, rerent, loss, total)``. With a ``ledger``
+    (:class:`~loopwatch.engine.ledger.Ledger`), the world pays each firm its total
+    (``ledger.from_world(total, equity)``) in the same pass.
     """
     F, P = alive.shape
     n = len(cloud)
@@ -375,13 +389,15 @@ def income(nlq: F64, ai: F64, sent_eff: F64, shock_nl: F64, alive: NDArray[np.bo
     _income(c(nlq, float), c(ai, float), c(sent_eff, float), c(shock_nl, float),
             c(alive, np.bool_), c(end, float), c(stranded, float), c(sched_cc, float),
             c(cloud, np.int64), c(price, float), any_stranded, non_loop, rerent_cc, rerent, loss,
-            total)
+            total, ledger is not None, *((ledger.bal[Account.cash], ledger.bal[Account.equity],
+                                          ledger.world_cash)
+                                         if ledger is not None else (total, total, total[0])))
     return non_loop, rerent_cc, rerent, (loss if any_stranded else None), total
 
 
 def income_reference(nlq: F64, ai: F64, sent_eff: F64, shock_nl: F64,
                      alive: NDArray[np.bool_], end: F64, stranded: F64, sched_cc: F64,
-                     cloud: NDArray[np.int64], price: F64
+                     cloud: NDArray[np.int64], price: F64, ledger: Any = None
                      ) -> tuple[F64, F64, F64, F64 | None, F64]:
     """The numpy twin of :func:`income`."""
     F, P = alive.shape
@@ -393,7 +409,10 @@ def income_reference(nlq: F64, ai: F64, sent_eff: F64, shock_nl: F64,
         base = stranded * sched_cc[:, None] * alive[cloud]
         rerent = _total(cloud, rerent_cc, F)
         loss = np.maximum(base - rerent_cc, 0.0)
-    return non_loop, rerent_cc, rerent, loss, end + non_loop + rerent
+    total = end + non_loop + rerent
+    if ledger is not None:
+        ledger.from_world_reference(total, Account.equity)
+    return non_loop, rerent_cc, rerent, loss, total
 
 
 @_jit

@@ -267,14 +267,13 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     cc = plan.cc
     cloud = at.cloud
     sched_cc = at.sched_cc  # this quarter's value of each compute commitment
-    non_loop, rerent_cc, rerent, stranded_loss, income_all = income_kernel(
+    non_loop, rerent_cc, rerent, stranded_loss, _ = income_kernel(
         plan.non_loop_q[t], plan.ai_share, st.sent_eff, plan.shock_non_loop[t], alive, end,
-        st.stranded, sched_cc, cloud, at.rerent_price)
+        st.stranded, sched_cc, cloud, at.rerent_price, led)  # (posts the total: from the world)
     if stranded_loss is not None:
         # only the commitments stranded on some path (the other rows would add zeros)
         # (every commitment: the rows not stranded anywhere add exact zeros)
         add_losses_by(st, plan.stranded_loss_sums, stranded_loss)
-    led.from_world(income_all, Account.equity)
 
     # 3. scheduled flows
     live = st.live
