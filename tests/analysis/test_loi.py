@@ -82,6 +82,33 @@ def test_transitive_serves_and_backstop(build_book: Any) -> None:
     assert r.per_end_revenue_dollar == pytest.approx(2.0)
 
 
+def test_a_guarantee_on_an_loi_does_not_rest_on_it(build_book: Any) -> None:
+    # a residual value guarantee pays if the renewal lapses: the bond it secures stands
+    # on the guarantee, not on the renewal; a backstop on a commitment resting on an LOI
+    # does rest on it
+    book = build_book(
+        [{"id": "a", "role": "model_developer", "end_revenue": 4e9}, {"id": "b", "role": "spv"},
+         {"id": "g", "role": "investor"}, {"id": "bank", "role": "lender"}],
+        [
+            {"id": "renewal", "type": "letter_of_intent", "payer": "a", "payee": "b",
+             "amount": 8e9, "schedule": {"start": "2026Q1", "quarters": 4},
+             "decision": "2025Q4", "converts_to": "compute_commitment"},
+            {"id": "rvg", "type": "backstop", "payer": "g", "payee": "b", "amount": 9e9,
+             "covers": "renewal", "schedule": {"start": "2026Q1", "quarters": 4}},
+            {"id": "bond", "type": "bond", "payer": "bank", "payee": "b", "amount": 5e9,
+             "schedule": {"start": "2025Q2"}, "maturity": "2029Q4", "collateral": ["rvg"]},
+            {"id": "cc", "type": "compute_commitment", "payer": "a", "payee": "b", "amount": 4e9,
+             "schedule": {"start": "2026Q1", "quarters": 4}, "depends_on": "renewal"},
+            {"id": "bk", "type": "backstop", "payer": "g", "payee": "b", "amount": 1e9,
+             "covers": "cc", "schedule": {"start": "2026Q1", "quarters": 4}},
+        ],
+    )
+    deps = loi_dependencies(book)
+    assert "rvg" not in deps and "bond" not in deps
+    assert deps["bk"] == (frozenset({"renewal"}), "covers cc")
+    assert loi_leverage(book).debt == 0.0
+
+
 def test_no_lois_no_leverage() -> None:
     r = loi_leverage(load_deal_book("three-party-loop"))
     assert r.debt == 0.0 and r.loans.empty and r.lois.empty

@@ -191,3 +191,35 @@ def test_cli_simulate_table_and_bad_scenario(capsys) -> None:
     out = capsys.readouterr().out
     assert "P(at least one default)" in out and "nvidia" in out
     assert main(["simulate", "three-party-loop", "--scenario", "nope"]) == 2
+
+
+def _guaranteed_renewal(p_convert: float, converts_to: str = "compute_commitment"):
+    return validate_deal_book({
+        "name": "rvg", "start": "2025Q1", "horizon": "2027Q4",
+        "firms": [{"id": "a", "name": "A", "role": "investor", "cash": 100e9},
+                  {"id": "b", "name": "B", "role": "model_developer", "cash": 20e9},
+                  {"id": "c", "name": "C", "role": "cloud", "cash": 50e9}],  # (builds it)
+        "contracts": [
+            {"id": "l", "type": "letter_of_intent", "payer": "b", "payee": "c", "amount": 8e9,
+             "schedule": {"start": "2026Q1", "quarters": 8}, "decision": "2025Q4",
+             "conversion_probability": p_convert, "converts_to": converts_to},
+            {"id": "g", "type": "backstop", "payer": "a", "payee": "c", "amount": 100e9,
+             "covers": "l", "threshold": 1.0, "schedule": {"start": "2026Q1", "quarters": 8}}]})
+
+
+def test_a_residual_value_guarantee_pays_for_a_lapsed_renewal(base) -> None:
+    # deterministic: a deal converts iff its probability > 1/2. Lapsed, the guarantor pays
+    # the renewal's scheduled rent, 8e9 / 8 = 1e9 a quarter; converted, the tenant pays it
+    # and the guarantee pays nothing
+    for p, guarantor, tenant in ((0.1, 1e9, 0.0), (0.9, 0.0, 1e9)):
+        res = simulate(_guaranteed_renewal(p), base, deterministic=True, variables=["paid"])
+        paid = res.data["paid"].isel(path=0)
+        later = [q for q in res.periods if q >= "2026Q1"]
+        np.testing.assert_allclose(paid.sel(contract="g", period=later), guarantor)
+        np.testing.assert_allclose(paid.sel(contract="l", period=later), tenant)
+        assert float(paid.sel(contract="g").sum()) == pytest.approx(8 * guarantor)
+
+
+def test_a_backstop_covers_capacity_only() -> None:
+    with pytest.raises(DealBookError, match=r"contracts\[1\]\.covers.*converts to a equity"):
+        _guaranteed_renewal(0.5, converts_to="equity_investment")

@@ -164,7 +164,8 @@ def test_backstop_equals_its_twin(n_bk: int, n_cc: int, P: int, seed: int) -> No
         cc_payee=rng.integers(0, F, n_cc), covers=rng.integers(-1, n_cc, n_bk),
         beneficiary=rng.integers(0, F, n_bk), threshold=rng.random(n_bk) * 1.2,
         active=rng.random(n_bk) < 0.8, left=np.abs(_money(rng, (n_bk, P))),
-        bk_live=rng.random((n_bk, P)) < 0.8)
+        bk_live=rng.random((n_bk, P)) < 0.8, residual=rng.random(n_bk) < 0.5,
+        opened=rng.random((C, P)) < 0.5)
     got = K.backstop(**args)
     _same(got, K.backstop_reference(**args))
     assert (got >= 0).all() and (got <= args["left"]).all()

@@ -9,6 +9,10 @@ book is unconverted by definition; a converted one is a binding contract):
 * a loan's ``collateral`` names such a contract (or the LOI itself);
 * a backstop ``covers`` one, or a warrant is the price of an ``order`` that is one.
 
+A backstop that covers an LOI itself is a residual value guarantee on it: it
+pays if the LOI lapses, so it does not rest on the LOI, and neither does debt
+it secures.
+
 The closure is taken transitively. The **LOI-backed debt** is the principal
 outstanding on loans and bonds that rest on an LOI; the leverage figures
 divide it by the binding contract value due in the window and by the
@@ -56,7 +60,7 @@ def _refs(c: Any) -> list[tuple[str, str]]:
     if isinstance(c, LoanContract):
         out.extend((col, "secured by") for col in c.collateral)
     if isinstance(c, BackstopContract) and c.covers:
-        out.append((c.covers, "covers"))
+        out.append((c.covers, "covers"))  # (dropped by the caller when it is an LOI)
     if isinstance(c, Warrant) and c.order:
         out.append((c.order, "pays for"))
     return out
@@ -96,13 +100,14 @@ def loi_dependencies(book: DealBook) -> dict[str, tuple[frozenset[str], str]]:
         c.id: (frozenset({c.id}), "is an LOI") for c in book.contracts
         if isinstance(c, LetterOfIntent)
     }
+    lois = set(found)
     changed = True
     while changed:  # fixpoint: at most one pass per link in the longest chain
         changed = False
         for c in book.contracts:
             for ref, how in _refs(c):
-                if ref not in found:
-                    continue
+                if ref not in found or (how == "covers" and ref in lois):
+                    continue  # (a guarantee on an LOI pays when it lapses: see above)
                 roots = found[ref][0]
                 old = found.get(c.id)
                 if old is None:

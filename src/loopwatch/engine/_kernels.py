@@ -418,17 +418,18 @@ def income_reference(nlq: F64, ai: F64, sent_eff: F64, shock_nl: F64,
 @_jit
 def _backstop(live: Any, stranded: Any, sched_t: Any, a_cc: Any, rerent_cc: Any, cc: Any,
               ptr: Any, idx: Any, threshold: Any, active: Any, left: Any, bk_live: Any,
-              out: Any) -> None:  # pragma: no cover
+              residual: Any, opened: Any, out: Any) -> None:  # pragma: no cover
     P = a_cc.shape[1]
     for k in range(ptr.shape[0] - 1):
         if not active[k]:
             continue
-        lo, hi, th = ptr[k], ptr[k + 1], threshold[k]
+        lo, hi, th, rv = ptr[k], ptr[k + 1], threshold[k], residual[k]
         for p in range(P):
             base, got = 0.0, 0.0
             for m in range(lo, hi):  # the covered commitments, summed in order
                 j = idx[m]
-                cap = (1.0 if (live[cc[j], p] or stranded[j, p] > 0) else 0.0) * sched_t[j]
+                on = live[cc[j], p] or stranded[j, p] > 0 or (rv and not opened[cc[j], p])
+                cap = (1.0 if on else 0.0) * sched_t[j]
                 used = a_cc[j, p] + rerent_cc[j, p]
                 if m == lo:
                     base, got = cap, used
@@ -473,7 +474,8 @@ def _covered_lists(covers: NDArray[np.int64], beneficiary: NDArray[np.int64],
 def backstop(live: NDArray[np.bool_], stranded: F64, sched_t: F64, a_cc: F64, rerent_cc: F64,
              cc: NDArray[np.int64], cc_payee: NDArray[np.int64], covers: NDArray[np.int64],
              beneficiary: NDArray[np.int64], threshold: F64, active: NDArray[np.bool_],
-             left: F64, bk_live: NDArray[np.bool_]) -> F64:
+             left: F64, bk_live: NDArray[np.bool_], residual: NDArray[np.bool_],
+             opened: NDArray[np.bool_]) -> F64:
     """What each backstop owes this quarter (n_bk, P): the shortfall below its threshold.
 
     A backstop covers one compute commitment (``covers`` its position in ``cc``) or,
@@ -481,7 +483,10 @@ def backstop(live: NDArray[np.bool_], stranded: F64, sched_t: F64, a_cc: F64, re
     Its base is the covered capacity (``sched_t`` (n_cc,) on commitments ``live``
     (C, P) or ``stranded`` (n_cc, P)), what is used is what buyers pay (``a_cc``) and
     re-rent revenue; it owes ``threshold`` × base − used, at most ``left``, while
-    ``active`` (in its window) and ``bk_live`` (its contract live).
+    ``active`` (in its window) and ``bk_live`` (its contract live). A ``residual``
+    (n_bk,) backstop covers a conditional deal's capacity whether or not the deal
+    converts: once it is no longer ``opened`` (C, P) — lapsed, or ended — its capacity
+    counts as covered and unused (a residual value guarantee on a lease renewal).
     """
     n_bk, P = left.shape
     ptr, idx = _covered(covers, beneficiary, cc_payee)
@@ -490,7 +495,8 @@ def backstop(live: NDArray[np.bool_], stranded: F64, sched_t: F64, a_cc: F64, re
               np.ascontiguousarray(a_cc), np.ascontiguousarray(rerent_cc, np.float64),
               np.ascontiguousarray(cc, np.int64), ptr, idx, np.ascontiguousarray(threshold, float),
               np.ascontiguousarray(active, np.bool_), np.ascontiguousarray(left, np.float64),
-              np.ascontiguousarray(bk_live, np.bool_), out)
+              np.ascontiguousarray(bk_live, np.bool_), np.ascontiguousarray(residual, np.bool_),
+              np.ascontiguousarray(opened, np.bool_), out)
     return out
 
 
@@ -498,12 +504,15 @@ def backstop_reference(live: NDArray[np.bool_], stranded: F64, sched_t: F64, a_c
                        rerent_cc: F64, cc: NDArray[np.int64], cc_payee: NDArray[np.int64],
                        covers: NDArray[np.int64], beneficiary: NDArray[np.int64],
                        threshold: F64, active: NDArray[np.bool_], left: F64,
-                       bk_live: NDArray[np.bool_]) -> F64:
+                       bk_live: NDArray[np.bool_], residual: NDArray[np.bool_],
+                       opened: NDArray[np.bool_]) -> F64:
     """The numpy twin of :func:`backstop`."""
-    capacity = (live[cc] | (stranded > 0)) * sched_t[:, None]
+    on = live[cc] | (stranded > 0)
     used = a_cc + rerent_cc
     out = np.zeros(left.shape)
     for k, j in enumerate(covers):
+        # a residual backstop counts the capacity of deals no longer open, converted or not
+        capacity = (on | (residual[k] & ~opened[cc])) * sched_t[:, None]
         if j >= 0:
             base, got = capacity[j], used[j]
         else:

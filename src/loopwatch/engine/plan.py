@@ -264,6 +264,7 @@ class Plan:
     ln_loi_link: F64 = field(repr=False)  # (C, n_ln) 1 where the loan stands on conditional c
     bk: I64 = field(repr=False)
     bk_covers: I64 = field(repr=False)  # position in ``cc`` or -1 (the beneficiary's capacity)
+    bk_residual: B8 = field(repr=False)  # covers a conditional deal, converted or not
     bk_threshold: F64 = field(repr=False)
     bk_cap: F64 = field(repr=False)
     bk_start: I64 = field(repr=False)
@@ -936,12 +937,14 @@ def compile_plan(book: DealBook, scenario: Scenario, quarters: int | None = None
     bk = np.array([i for i in range(C) if kind[i] == Kind.backstop], np.int64)
     bk_covers = np.full(len(bk), -1, np.int64)
     bk_threshold = np.ones(len(bk))
+    bk_residual = np.zeros(len(bk), np.bool_)  # covers a conditional deal: converted or not
     for k, i in enumerate(bk):
         c = contracts[i]
         if isinstance(c, BackstopContract):
             bk_threshold[k] = c.threshold
             if c.covers is not None and c.covers in cidx and cidx[c.covers] in cc_pos:
                 bk_covers[k] = cc_pos[cidx[c.covers]]
+                bk_residual[k] = bool(conditional[cidx[c.covers]])
     bk_cap = amount[bk].copy() if len(bk) else np.zeros(0)
     bk_start = np.array([max(rel(contracts[i].schedule.start), int(decision[i])) for i in bk], np.int64)
     bk_end = np.array([rel(contracts[i].schedule.end) for i in bk], np.int64)
@@ -1037,7 +1040,8 @@ def compile_plan(book: DealBook, scenario: Scenario, quarters: int | None = None
         wt_warrant=wt_warrant, wt_shares=wt_shares, wt_cond=wt_cond, wr_strike=wr_strike,
         wr_expiry=wr_expiry, ln=ln, ln_rate=ln_rate, ln_spread=ln_spread,
         ln_maturity=ln_maturity, ln_maturity_full=ln_maturity_full, ln_linear_from=ln_linear_from, ln_loi_link=ln_loi_link,
-        bk=bk, bk_covers=bk_covers, bk_threshold=bk_threshold, bk_cap=bk_cap,
+        bk=bk, bk_covers=bk_covers, bk_threshold=bk_threshold, bk_residual=bk_residual,
+        bk_cap=bk_cap,
         bk_start=bk_start, bk_end=bk_end, cond_metric=cond_metric, cond_firm=cond_firm,
         cond_threshold=cond_threshold, gw_cond=Weighted.dense(gw_cond),
         gw_deployed=Weighted.dense(gw_deployed), gw_bought=Weighted.dense(gw_bought), shock_demand=shock_demand, shock_non_loop=shock_non_loop,

@@ -329,7 +329,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         calls = backstop_kernel(
             st.live, st.stranded, sched_cc, A[g["cc"]], rerent_cc, cc, cloud,
             plan.bk_covers, plan.payee[plan.bk], plan.bk_threshold,
-            at.bk_active, st.bk_left, st.live[plan.bk])
+            at.bk_active, st.bk_left, st.live[plan.bk], plan.bk_residual, st.open)
         A[g["bk"]] = calls
         # (fresh arrays of this step; rows that get nothing would add exact zeros)
         plan.incidence(plan.bk, plan.payer).add_into(out, calls)

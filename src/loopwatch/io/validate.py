@@ -250,7 +250,13 @@ def _cross_checks(start: Period, horizon: Period, firms: list[tuple[int, Firm]],
                 if col != "compute_assets":
                     contract_ref((*at, "collateral", k), col)
         if isinstance(c, BackstopContract):
-            contract_ref((*at, "covers"), c.covers, ContractType.compute_commitment)
+            contract_ref((*at, "covers"), c.covers, ContractType.compute_commitment,
+                         ContractType.letter_of_intent)
+            covered = contract_ids.get(c.covers) if c.covers is not None else None
+            if isinstance(covered, LetterOfIntent) and \
+                    covered.converts_to != ContractType.compute_commitment:
+                say((*at, "covers"), f"letter of intent {c.covers!r} converts to a "
+                                     f"{covered.converts_to.value}: a backstop covers capacity")
         if isinstance(c, LetterOfIntent):
             in_horizon((*at, "decision"), c.decision)
     for i, a in assumptions:

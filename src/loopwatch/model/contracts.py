@@ -277,6 +277,12 @@ class BackstopContract(_Base):
     When the utilisation of ``covers`` (a compute commitment, or the
     beneficiary's capacity) falls below ``threshold``, the guarantor pays for
     the shortfall, up to ``amount`` in total over the schedule.
+
+    ``covers`` may also name a letter of intent that converts to a compute
+    commitment (a lease renewal, say): the backstop is then a residual value
+    guarantee on that capacity. If the deal lapses, its scheduled capacity
+    counts as covered and unused, so the guarantor pays for it; if it
+    converts, the backstop works as on any commitment.
     """
 
     type: Literal[ContractType.backstop] = ContractType.backstop
