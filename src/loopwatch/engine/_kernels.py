@@ -708,12 +708,13 @@ def short_reference(x: F64, raised: Any, out: F64, wo: F64, cash: F64,
 @_jit
 def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min_cash: Any,
           alive: Any, a_cc: Any, top: Any, cc_payer: Any, cc_payee: Any, items_due: Any,
-          milestone: Any, amount: Any, it_payer: Any, it_payee: Any, less: Any, items_cut: Any,
-          inn_new: Any, out_new: Any) -> None:  # pragma: no cover
+          milestone: Any, amount: Any, it_payer: Any, it_payee: Any,
+          items_cut: Any) -> None:  # pragma: no cover
     """The flex on the cells (firm, path) with a gap only (about one in ten).
 
-    Everything off those cells is an exact zero in the twin (``less``, ``items_cut``
-    zero-filled by the caller, totals that add nothing), so skipping it changes no bit.
+    Everything off those cells is an exact zero in the twin (``items_cut``
+    zero-filled by the caller, cuts and totals that take off nothing), so skipping
+    it changes no bit. ``a_cc``, ``inn`` and ``out`` are cut in place.
     """
     F, P = cash.shape
     n_cc, n_it = a_cc.shape[0], items_due.shape[0]
@@ -773,7 +774,7 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
                 c = cut[b, p]
                 if c > 0:
                     v = (a_cc[k, p] * share) * c
-                    less[k, p] = v
+                    a_cc[k, p] = a_cc[k, p] - v
                     o_cc[b, p] += v
                     if 0 <= e < F:
                         i_cc[e, p] += v
@@ -790,11 +791,17 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
                     o_it[b, p] += v
                     if 0 <= e < F:
                         i_it[e, p] += v
+    # (rows with no cut are left alone: ``x − 0.0 − 0.0`` is ``x``)
     for f in range(F):
         h1, h2, h3, h4 = has_occ[f], has_oit[f], has_icc[f], has_iit[f]
-        for p in range(P):
-            out_new[f, p] = (out[f, p] - (o_cc[f, p] if h1 else 0.0)) - (o_it[f, p] if h2 else 0.0)
-            inn_new[f, p] = (inn[f, p] - (i_cc[f, p] if h3 else 0.0)) - (i_it[f, p] if h4 else 0.0)
+        if h1 or h2:
+            for p in range(P):
+                out[f, p] = (out[f, p] - (o_cc[f, p] if h1 else 0.0)) - (
+                    o_it[f, p] if h2 else 0.0)
+        if h3 or h4:
+            for p in range(P):
+                inn[f, p] = (inn[f, p] - (i_cc[f, p] if h3 else 0.0)) - (
+                    i_it[f, p] if h4 else 0.0)
 
 
 @_jit
@@ -811,27 +818,28 @@ def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_
          alive: NDArray[np.bool_], a_cc: F64, top: F64, cc_payer: NDArray[np.int64],
          cc_payee: NDArray[np.int64], items_due: NDArray[np.bool_],
          milestone: NDArray[np.bool_], amount: F64, it_payer: NDArray[np.int64],
-         it_payee: NDArray[np.int64]) -> tuple[F64, F64, F64, F64]:
+         it_payee: NDArray[np.int64]) -> F64:
     """The take-or-pay and milestone flex of buyers short of cash, pro rata.
 
     A live firm whose cash after the quarter's flows falls below ``min_cash``
     (F,) cuts the flexible part of its compute commitments (``a_cc`` (n_cc, P)
     due, ``1 − top`` flexible) and its milestone equity tranches due
     (``items_due`` & ``milestone``, ``amount`` each) by the same share, at most
-    all of them. Returns what is cut from each commitment (n_cc, P) and tranche
-    (n_items, P), and the firms' payments out and receipts in after the cut
-    (F, P). Payers and payees outside ``[0, F)`` (the world) are not totalled.
+    all of them. ``a_cc`` (what is due on each commitment), ``out`` and ``inn``
+    (F, P) (the firms' payments out and receipts in) are cut in place (C-contiguous
+    float arrays, e.g. rows of the edge array); returns what is cut from each tranche
+    (n_items, P). Payers and payees outside ``[0, F)`` (the world) are not totalled.
     """
-    F, P = cash.shape
     c = np.ascontiguousarray
-    less = np.zeros((len(top), P))
-    items_cut = np.zeros((len(amount), P))
-    inn_new, out_new = np.empty((F, P)), np.empty((F, P))
-    _flex(cash, c(inn), c(out), c(opex), c(w_int), c(w_prin), c(min_cash, np.float64), alive,
-          c(a_cc, np.float64), c(top, np.float64), c(cc_payer, np.int64), c(cc_payee, np.int64),
+    for x in (inn, out, a_cc):
+        if x.dtype != np.float64 or not x.flags.c_contiguous or not x.flags.writeable:
+            raise ValueError("flex cuts inn, out and a_cc in place: C-contiguous float64")
+    items_cut = np.zeros((len(amount), cash.shape[1]))
+    _flex(cash, inn, out, c(opex), c(w_int), c(w_prin), c(min_cash, np.float64), alive,
+          a_cc, c(top, np.float64), c(cc_payer, np.int64), c(cc_payee, np.int64),
           c(items_due, np.bool_), c(milestone, np.bool_), c(amount, np.float64),
-          c(it_payer, np.int64), c(it_payee, np.int64), less, items_cut, inn_new, out_new)
-    return less, items_cut, inn_new, out_new
+          c(it_payer, np.int64), c(it_payee, np.int64), items_cut)
+    return items_cut
 
 
 def _total(target: NDArray[np.int64], X: F64, n: int) -> F64:
@@ -844,8 +852,8 @@ def flex_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin:
                    cc_payer: NDArray[np.int64], cc_payee: NDArray[np.int64],
                    items_due: NDArray[np.bool_], milestone: NDArray[np.bool_], amount: F64,
                    it_payer: NDArray[np.int64],
-                   it_payee: NDArray[np.int64]) -> tuple[F64, F64, F64, F64]:
-    """The numpy twin of :func:`flex`."""
+                   it_payee: NDArray[np.int64]) -> F64:
+    """The numpy twin of :func:`flex` (cuts ``a_cc``, ``inn`` and ``out`` in place too)."""
     F = cash.shape[0]
     x = cash + inn - out - (opex + w_int + w_prin)
     gap = np.maximum(min_cash[:, None] - x, 0.0) * alive
@@ -855,10 +863,11 @@ def flex_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin:
     cut = np.divide(np.minimum(gap, flex_f), flex_f, out=np.zeros_like(gap), where=flex_f > 0)
     cut_w = np.concatenate([cut, np.zeros((1, cut.shape[1]))])  # the world cuts nothing
     less = flexible * cut_w[np.where((cc_payer >= 0) & (cc_payer < F), cc_payer, F)]
-    items_cut = flex_items * cut_w[np.where((it_payer >= 0) & (it_payer < F), it_payer, F)]
-    out = out - _total(cc_payer, less, F) - _total(it_payer, items_cut, F)
-    inn = inn - _total(cc_payee, less, F) - _total(it_payee, items_cut, F)
-    return less, items_cut, inn, out
+    items_cut: F64 = flex_items * cut_w[np.where((it_payer >= 0) & (it_payer < F), it_payer, F)]
+    out[...] = out - _total(cc_payer, less, F) - _total(it_payer, items_cut, F)
+    inn[...] = inn - _total(cc_payee, less, F) - _total(it_payee, items_cut, F)
+    a_cc -= less
+    return items_cut
 
 
 @_jit

@@ -315,12 +315,11 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     flex_cc, flex_it = plan.flexes
     if flex_cc or flex_it:
         ic = plan.item_contract
-        less, items_cut, inn, out = flex_kernel(
+        # (cuts the compute rows of ``A``, ``inn`` and ``out`` in place)
+        items_cut = flex_kernel(
             led[Account.cash], inn, out, opex, w_int, w_prin, plan.min_cash, alive,
             A[g["cc"]], plan.cc_take_or_pay, plan.payer[cc], plan.payee[cc], items_due,
             plan.item_milestone, plan.item_amount, plan.payer[ic], plan.payee[ic])
-        if flex_cc:
-            A[g["cc"]] -= less
         if flex_it:
             _cut_tranches(plan, A, items_cut)
     else:
