@@ -528,11 +528,22 @@ class QuarterTerms:
     bk_active: B8  # backstops in their window
     lender_sum: Sum  # loans → their borrowers (rows of ``maturing``)
     deciding: I64  # conditional deals deciding now or forced to lapse (sorted)
+    recv_rows: I64  # binding commercial contracts with value still to come
+    recv_sum: Sum  # … into their payees
+    recv_value: F64  # … that value
+    loi_rows: I64  # conditional deals with value (remaining + this quarter's)
+    loi_sum: Sum  # … into their payees
+    loi_value: F64  # … that value
 
     @classmethod
     def of(cls, plan: Plan, t: int) -> QuarterTerms:
         E, ln, cc = plan.edges, plan.ln, plan.cc
         rr = plan.scenario.rerent
+        # the contracts that can add to the collateral totals (the others add exact zeros)
+        rem = plan.remaining[:, t]
+        recv = np.flatnonzero(plan.commercial_kind & (rem != 0))
+        loi_value = rem + plan.sched[:, t]
+        loi = np.flatnonzero(plan.conditional & (loi_value != 0))
         cloud = plan.payee[cc]
         sched_cc = plan.sched[cc, t]
         return cls(
@@ -548,7 +559,9 @@ class QuarterTerms:
             bk_active=(plan.bk_start <= t) & (t <= plan.bk_end),
             lender_sum=plan.incidence(np.arange(len(ln)), plan.payee[ln]),
             deciding=np.flatnonzero((plan.conditional & (plan.decision == t))
-                                    | plan.shock_lapse[t]))
+                                    | plan.shock_lapse[t]),
+            recv_rows=recv, recv_sum=plan.incidence(recv, plan.payee), recv_value=rem[recv],
+            loi_rows=loi, loi_sum=plan.incidence(loi, plan.payee), loi_value=loi_value[loi])
 
 
 def _bad(book: DealBook, where: str, message: str) -> DealBookError:

@@ -217,15 +217,12 @@ def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
 def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Market:
     cr = plan.scenario.credit
     led = st.ledger
-    # sums over the contracts that can contribute only (the others add exact zeros):
-    # binding receivables still to come, and conditional deals (only they can be open)
-    rem = plan.remaining[:, t]
-    k = np.flatnonzero(plan.commercial_kind & (rem != 0))
-    recv = masked_total(plan.incidence(k, plan.payee), st.live, k, rem[k])
-    loi_value = rem + plan.sched[:, t]
-    k = np.flatnonzero(plan.conditional & (loi_value != 0))
-    parts_loi = masked_total(plan.incidence(k, plan.payee), st.open, k, loi_value[k],
-                             cr.advance_loi)
+    # sums over the contracts that can contribute only (the others add exact zeros; the
+    # lists are the plan's, :meth:`Plan.at`): binding receivables still to come, and
+    # conditional deals (only they can be open)
+    at = plan.at(t)
+    recv = masked_total(at.recv_sum, st.live, at.recv_rows, at.recv_value)
+    parts_loi = masked_total(at.loi_sum, st.open, at.loi_rows, at.loi_value, cr.advance_loi)
     coll, loi_share, debt_cap, new_rate, facility_rate = market(
         led.bal, recv, parts_loi, stress, plan.shock_credit[t], cr, revenue_q)
     return Market(collateral=coll, loi_share=loi_share, debt_cap=debt_cap, new_rate=new_rate,
