@@ -146,6 +146,11 @@ def test_sum_matches_scipy(seed: int, n: int, k: int, P: int, weighted: bool) ->
     ref[s.used] += spmm_reference(s.compact, A)
     s.add_into(out, A)
     np.testing.assert_array_equal(out, ref)
+    # adding only the rows ``nz`` of an array that is zero elsewhere, read in place
+    out2, ref2 = out.copy(), out.copy()
+    s.add_into(ref2, B)
+    s.add_into_over(out2, B, nz)
+    np.testing.assert_array_equal(out2, ref2)
 
 
 @FAST

@@ -192,6 +192,32 @@ class Sum:
             r._full = full
         return r._m.indptr, full, r._m.data
 
+    def add_into_over(self, out: F64, A: F64, nz: I64) -> None:
+        """``out += self @ A`` reading only the rows ``nz`` (sorted) of ``A`` (k, P), in place.
+
+        The other rows of ``A`` must be zero: they would add exact zeros (each target
+        still sums its rows in index order, then adds). Targets reached by none of the
+        rows ``nz`` are not touched.
+        """
+        r = self.rows(nz)
+        hit: tuple[I64, I64, I64, F64] | None = getattr(r, "_add_over", None)
+        if hit is None:
+            indptr, full, data = self.csr_over(nz)
+            counts = np.diff(indptr)
+            used = np.flatnonzero(counts > 0)
+            ptr = np.concatenate([[0], np.cumsum(counts[used])]).astype(np.int64)
+            hit = (used, ptr, np.ascontiguousarray(full, np.int64), data)
+            r._add_over = hit  # type: ignore[attr-defined]
+        used, ptr, full, data = hit
+        if not len(used):
+            return
+        X = A if (A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous
+                  and A.shape[0] == self.k) else _dense(A, self.k)
+        if out.dtype != np.float64 or not out.flags.c_contiguous or out.ndim != 2 \
+                or X.shape[1] != out.shape[1]:
+            raise ValueError("add_into_over adds into a C-contiguous float64 (n, P) array")
+        _fused.csr_add_rows(ptr, full, data, X, used, out)
+
     def over(self, A: F64, nz: I64) -> F64:
         """``self.rows(nz) @ A[nz]`` without copying the rows ``nz`` of ``A`` (k, P) out first.
 

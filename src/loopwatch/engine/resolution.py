@@ -375,13 +375,20 @@ def loss_sums(F: int, sufferer: I64, counterparty: I64, mechanism: I64
             cached_sum(np.where(firm, -1, counterparty), F) if (~firm).any() else None)
 
 
-def add_losses_by(st: State, sums: tuple[Sum, Sum, Sum | None], amount: F64) -> None:
-    """:func:`add_losses` through its :func:`loss_sums` (a caller with fixed rows keeps them)."""
+def add_losses_by(st: State, sums: tuple[Sum, Sum, Sum | None], amount: F64,
+                  rows: I64 | None = None) -> None:
+    """:func:`add_losses` through its :func:`loss_sums` (a caller with fixed rows keeps them).
+
+    With ``rows`` (sorted), only those rows of ``amount`` are read: the others must be zero.
+    """
     to_pair, to_mech, to_world = sums
-    to_pair.add_into(st.losses, amount)
-    to_mech.add_into(st.loss_mech, amount)
-    if to_world is not None:
-        to_world.add_into(st.world_losses, amount)
+    for s, out in ((to_pair, st.losses), (to_mech, st.loss_mech), (to_world, st.world_losses)):
+        if s is None:
+            continue
+        if rows is None:
+            s.add_into(out, amount)
+        else:
+            s.add_into_over(out, amount, rows)
 
 
 def edge_losses(plan: Plan, st: State, A: F64, r: F64) -> None:

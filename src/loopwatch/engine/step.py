@@ -269,8 +269,9 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         st.stranded, sched_cc, cloud, at.rerent_price, led)  # (posts the total: from the world)
     if stranded_loss is not None:
         # only the commitments stranded on some path (the other rows would add zeros)
-        # (every commitment: the rows not stranded anywhere add exact zeros)
-        add_losses_by(st, plan.stranded_loss_sums, stranded_loss)
+        # (the commitments stranded on some path: the other rows would add exact zeros)
+        add_losses_by(st, plan.stranded_loss_sums, stranded_loss,
+                      np.flatnonzero(stranded_loss.any(axis=1)))
 
     # 3. scheduled flows
     live = st.live
