@@ -546,7 +546,7 @@ class QuarterTerms:
         loi = np.flatnonzero(plan.conditional & (loi_value != 0))
         cloud = plan.payee[cc]
         sched_cc = plan.sched[cc, t]
-        return cls(
+        out = cls(
             sched_cc=sched_cc, cloud=cloud,
             rerent_price=sched_cc * rr.spot_price * plan.shock_rerent[t, cloud] * rr.utilisation,
             cap_amount=plan.cc_capex[E.capex_cc, t] * E.capex_share,
@@ -562,6 +562,10 @@ class QuarterTerms:
                                     | plan.shock_lapse[t]),
             recv_rows=recv, recv_sum=plan.incidence(recv, plan.payee), recv_value=rem[recv],
             loi_rows=loi, loi_sum=plan.incidence(loi, plan.payee), loi_value=loi_value[loi])
+        for v in vars(out).values():  # shared by every chunk: nobody may write into them
+            if isinstance(v, np.ndarray):
+                v.flags.writeable = False
+        return out
 
 
 def _bad(book: DealBook, where: str, message: str) -> DealBookError:

@@ -268,8 +268,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         plan.non_loop_q[t], plan.ai_share, st.sent_eff, plan.shock_non_loop[t], alive, end,
         st.stranded, sched_cc, cloud, at.rerent_price, led)  # (posts the total: from the world)
     if stranded_loss is not None:
-        # only the commitments stranded on some path (the other rows would add zeros)
-        # (the commitments stranded on some path: the other rows would add exact zeros)
+        # only the commitments stranded on some path (the other rows would add exact zeros)
         add_losses_by(st, plan.stranded_loss_sums, stranded_loss,
                       np.flatnonzero(stranded_loss.any(axis=1)))
 
