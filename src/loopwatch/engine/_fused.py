@@ -200,8 +200,8 @@ def csr_post_legs(legs: I64, indptr: Idx, indices: Idx, data: F64, X: F64, bal: 
     ``nrows + 1`` offsets into ``indices``/``data``), posted into account
     ``dest[m]`` of ``bal`` with ``sign[m]``. After the first two maps (the cash
     legs: in, then out), ``world += (in @ X)[nrows] − (out @ X)[nrows]``
-    (:func:`csr_world`; ``world_legs`` the offsets of those two maps' row
-    ``nrows``, -1 when it has none).
+    (:func:`csr_world`; ``world_legs`` (2,) is ≥ 0 where that map has a row
+    ``nrows``, the world's, and -1 where it has none).
     """
     tmp = np.empty(X.shape[1])
     for m in range(legs.shape[0] - 1):

@@ -184,7 +184,7 @@ def demand(z: F64, corr: F64, phi: F64, vol: F64, mu: F64, sat: F64, x: F64, lev
                    c(sat, float), c(x, np.float64), level, first, x_new, g4)
     if not first:
         np.exp(g4, out=g4)
-    level_new, total = np.empty((D, P)), np.empty(P)
+    level_new, total = np.empty((D, P)), (np.empty(P) if D else np.zeros(P))
     _demand_out(level, g4, first, c(mult, float), c(shock, float), c(dem_mult, np.float64),
                 alive, c(dev, np.int64), level_new, total, end)
     return x_new, level_new, total
@@ -391,7 +391,8 @@ def income(nlq: F64, ai: F64, sent_eff: F64, shock_nl: F64, alive: NDArray[np.bo
             c(cloud, np.int64), c(price, float), any_stranded, non_loop, rerent_cc, rerent, loss,
             total, ledger is not None, *((ledger.bal[Account.cash], ledger.bal[Account.equity],
                                           ledger.world_cash)
-                                         if ledger is not None else (total, total, total[0])))
+                                         if ledger is not None
+                                         else (np.empty((0, 0)), np.empty((0, 0)), np.empty(0))))
     return non_loop, rerent_cc, rerent, (loss if any_stranded else None), total
 
 
