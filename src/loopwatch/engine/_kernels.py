@@ -1122,10 +1122,15 @@ def _clear_path(Ak: Any, pk: Any, qk: Any, e: Any, c: Any, dflt: Any, beta: floa
             for b in range(d):
                 mat[a, b] = c[i, s] * (1.0 if a == b else 0.0) - beta * Mdd[a, b]
             rhs[a] = e[i, s] + beta * from_payers[i]
-        try:
-            x = np.linalg.solve(mat, rhs)
-        except Exception:  # singular: the caller solves this batch in numpy
-            return False
+        if d == 1:  # (LAPACK's LU solve of a 1 × 1 system is this division, bit for bit)
+            if mat[0, 0] == 0.0:
+                return False  # singular: the caller solves this batch in numpy
+            x = rhs / mat[0, 0]
+        else:
+            try:
+                x = np.linalg.solve(mat, rhs)
+            except Exception:  # singular: the caller solves this batch in numpy
+                return False
         for i in range(F):
             r[i, s] = 1.0 if at[i] < 0 else min(max(x[at[i]], 0.0), 1.0)
         for i in range(F):
