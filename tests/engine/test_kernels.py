@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -23,6 +24,16 @@ def _money(rng: np.random.Generator, shape: tuple[int, ...], zeros: float = 0.3)
     x = rng.standard_normal(shape) * 10.0 ** rng.uniform(-3, 12, shape)
     x[rng.random(shape) < zeros] = 0.0
     return x
+
+
+def _poisoned(alloc: Any) -> Any:
+    """``alloc`` (``np.empty``, ``np.empty_like``) whose arrays come full of NaN (or True):
+    a cell a kernel forgets to write shows."""
+    def filled(*a: object, **k: object) -> np.ndarray:
+        out: np.ndarray = alloc(*a, **k)
+        out.fill(np.nan if out.dtype.kind == "f" else 1)
+        return out
+    return filled
 
 
 def _same(a: tuple[np.ndarray, ...] | np.ndarray, b: tuple[np.ndarray, ...] | np.ndarray) -> None:
@@ -79,15 +90,7 @@ def test_pay_equals_its_twin(F: int, E: int, P: int, seed: int) -> None:
     r = rng.random((F + 1, P))
     payer = rng.integers(0, F + 1, E)
     rows = np.flatnonzero(rng.random(E) < 0.6)
-    empty_like = np.empty_like
-
-    def poisoned(*a: object, **k: object) -> np.ndarray:
-        """``np.empty_like`` full of NaN: a row the kernel forgets to write shows."""
-        out = empty_like(*a, **k)  # type: ignore[call-overload]
-        out.fill(np.nan)
-        return out
-
-    with mock.patch.object(np, "empty_like", poisoned):  # ``paid`` arrives uninitialised
+    with mock.patch.object(np, "empty_like", _poisoned(np.empty_like)):  # ``paid`` uninitialised
         got = K.pay(A, r, payer, rows)
     _same(got, K.pay_reference(A, r, payer, rows))
     dirty = rng.random(E) < 0.5  # a reused array: garbage on the dirty rows, zero elsewhere
@@ -274,16 +277,8 @@ def test_schedule_equals_its_twin(F: int, P: int, sizes: list[int], seed: int) -
         loan_out=loan_out, sold=rng.random((n_ln, P)) < 0.3)
     accel = rng.random((n_ln, P)) < 0.2
     a1, a2 = accel.copy(), accel.copy()
-    empty = np.empty
-
-    def poisoned(*a: object, **k: object) -> np.ndarray:
-        """``np.empty`` full of NaN (or True): a row the kernel forgets to write shows."""
-        out = empty(*a, **k)  # type: ignore[call-overload]
-        out.fill(np.nan if out.dtype.kind == "f" else 1)
-        return out
-
     K.schedule(**args, accel=accel.copy())  # compiled first (numba types ``np.empty`` itself)
-    with mock.patch.object(np, "empty", poisoned):  # the kernel gets uninitialised arrays
+    with mock.patch.object(np, "empty", _poisoned(np.empty)):  # uninitialised arrays
         got = K.schedule(**args, accel=a1)
     ref = K.schedule_reference(**args, accel=a2)
     _same(got, ref)

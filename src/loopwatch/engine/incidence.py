@@ -54,7 +54,10 @@ def cached_sum(target: I64, n: int) -> Sum:
 
 
 def _dense(A: NDArray[np.generic], k: int) -> F64:
-    """``A`` as a C-contiguous float64 ``(k, P)`` array (1-D: one column)."""
+    """``A`` as a C-contiguous float64 ``(k, P)`` array (1-D: one column); ``A`` itself when it
+    is one already (no copy)."""
+    if A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous and A.shape[0] == k:
+        return A  # type: ignore[return-value]
     X = np.ascontiguousarray(A, dtype=np.float64)
     if X.ndim == 1:
         X = X.reshape(len(X), 1)
@@ -71,8 +74,7 @@ def _spmm(m: _CSR, A: F64) -> F64:
     into a fresh array without zero-filling it first.
     """
     n, k = m.shape
-    X = A if (A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous
-              and A.shape[0] == k) else _dense(A, k)
+    X = _dense(A, k)
     out = np.empty((n, X.shape[1]))
     _fused.csr_matmul(m.indptr, m.indices, m.data, X, out)
     return out
@@ -150,8 +152,7 @@ class Sum:
         if out.dtype != np.float64 or not out.flags.c_contiguous or out.ndim != 2:
             out[self.used] += _spmm(c, A)
             return
-        X = A if (A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous
-                  and A.shape[0] == c.shape[1]) else _dense(A, c.shape[1])
+        X = _dense(A, c.shape[1])
         if X.shape[1] != out.shape[1]:
             raise ValueError(f"cannot add {X.shape[1]} paths into {out.shape[1]}")
         _fused.csr_add_rows(c.indptr, c.indices, c.data, X, self.used, out)
@@ -211,8 +212,7 @@ class Sum:
         used, ptr, full, data = hit
         if not len(used):
             return
-        X = A if (A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous
-                  and A.shape[0] == self.k) else _dense(A, self.k)
+        X = _dense(A, self.k)
         if out.dtype != np.float64 or not out.flags.c_contiguous or out.ndim != 2 \
                 or X.shape[1] != out.shape[1]:
             raise ValueError("add_into_over adds into a C-contiguous float64 (n, P) array")
@@ -225,8 +225,7 @@ class Sum:
         compiled product reads them in place; same order, so the same bits.
         """
         indptr, full, data = self.csr_over(nz)
-        X = A if (A.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous
-                  and A.shape[0] == self.k) else _dense(A, self.k)
+        X = _dense(A, self.k)
         out = np.empty((self.n, X.shape[1]))
         _fused.csr_matmul(indptr, full, data, X, out)
         return out
