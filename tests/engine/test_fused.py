@@ -309,6 +309,19 @@ def test_add_rows(seed: int, P: int, E: int, C: int) -> None:
 
 
 @FAST
+@given(seeds, st.integers(1, 100), st.integers(1, 100), st.sampled_from(["bool", "f4", "f8"]))
+def test_transpose_into(seed: int, R: int, P: int, dtype: str) -> None:
+    # shapes that are not multiples of the 32 × 32 tile, and every dtype the record stores
+    rng = np.random.default_rng(seed)
+    src = (rng.random((R, P)) < 0.5) if dtype == "bool" else _money(rng, (R, P)).astype(dtype)
+    fast, twin = np.empty((P, R), src.dtype), np.empty((P, R), src.dtype)
+    _fused.transpose_into(src, fast)
+    _fused.transpose_into_reference(src, twin)
+    np.testing.assert_array_equal(fast, twin)
+    np.testing.assert_array_equal(fast, src.T)
+
+
+@FAST
 @given(seeds, paths, books)
 def test_pay_world(seed: int, P: int, book: str) -> None:
     plan, a, b, rng = _twins(book, P, seed)
@@ -537,7 +550,8 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (step_module, "_cut_tranches", step_module._cut_tranches_reference),
             (step_module, "revenue_kernel", _kernels.revenue_reference),
             (step_module, "contract_opex", _kernels.contract_opex_reference),
-            (step_module, "repay_loans", _kernels.repay_loans_reference)):
+            (step_module, "repay_loans", _kernels.repay_loans_reference),
+            (_fused, "transpose_into", _fused.transpose_into_reference)):
         monkeypatch.setattr(mod, name, twin)
     monkeypatch.setattr(step_module, "add_rows", _fused.add_rows_reference)
     monkeypatch.setattr(step_module, "_pay_world", step_module._pay_world_reference)

@@ -75,6 +75,8 @@ __all__ = [
     "revalue",
     "revalue_growth",
     "take_cols",
+    "transpose_into",
+    "transpose_into_reference",
     "vest",
     "vintage",
     "waterfall",
@@ -949,3 +951,31 @@ def vest(wt_cond: F64, cond_ok: B8, contract_live: B8, in_time: B8, wt_vested: B
                 new[i, p] = (not wt_vested[i, p]) and wt_left[i, p] > 0
                 wt_vested[i, p] = True
     return new
+
+
+# ---------------------------------------------------------------- record
+
+
+@_jit
+def transpose_into(src: Any, out: Any) -> None:  # pragma: no cover
+    """``out[:] = src.T`` for 2-d arrays of one dtype, in 32 × 32 tiles.
+
+    The recorder's write of a chunk's staged quarters (rows of ``src``) into
+    the result's path-major rows (rows of ``out``): within a tile both arrays
+    stay in the first-level cache, so each cache line is read and written
+    once. A copy: the values are the same bits.
+    """
+    R, P = src.shape
+    B = 32
+    for r0 in range(0, R, B):
+        r1 = min(r0 + B, R)
+        for p0 in range(0, P, B):
+            p1 = min(p0 + B, P)
+            for p in range(p0, p1):
+                for r in range(r0, r1):
+                    out[p, r] = src[r, p]
+
+
+def transpose_into_reference(src: NDArray[Any], out: NDArray[Any]) -> None:
+    """The numpy twin of :func:`transpose_into`."""
+    out[...] = src.T

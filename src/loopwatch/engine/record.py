@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from loopwatch.engine import _fused
 from loopwatch.engine.incidence import cached_sum
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Plan
@@ -157,19 +158,39 @@ def dtype_of(name: str, dtype: np.dtype[Any]) -> np.dtype[Any]:
 
 
 class Recorder:
-    """Writes the chosen variables of one chunk, quarter by quarter, into ``buffers``.
+    """Writes the chosen variables of one chunk into ``buffers``, staged quarter by quarter.
 
     ``buffers`` maps each name to a ``(P, Q, ...)`` array (see :func:`shape`),
     typically the chunk's rows of the run's result, so that nothing is copied
-    afterwards.
+    afterwards. Each quarter's values are entity-major (``(F, P)``); written
+    straight into a path-major buffer they would touch one cache line per path
+    every quarter, a few bytes at a time. They are staged instead in
+    ``(Q, ..., P)`` arrays of the storage dtype, which a quarter fills
+    contiguously, and :meth:`finish` writes each path's row of the result once,
+    whole. The stored values are the same (the same casts, from the same
+    numbers); the stage costs one chunk's worth of the recorded variables.
     """
 
     def __init__(self, plan: Plan, buffers: dict[str, NDArray[Any]]) -> None:
         self.plan, self.names = plan, list(buffers)
         self.buf = buffers
+        self.get = {n: FIRM_VARIABLES.get(n) or CONTRACT_VARIABLES.get(n) or PATH_VARIABLES[n]
+                    for n in buffers}
+        # (Q, ..., P): the buffer's axes with the path axis moved last
+        self.stage = {n: np.empty((*b.shape[1:], b.shape[0]), b.dtype)
+                      for n, b in buffers.items()}
 
     def record(self, t: int, st: State, q: Quarter) -> None:
-        """Store quarter ``t`` (entity-major state → path-major buffers)."""
+        """Stage quarter ``t`` (entity-major, as the state holds it)."""
+        for n, s in self.stage.items():
+            s[t] = self.get[n](self.plan, st, q)
+
+    def finish(self) -> None:
+        """Write the staged quarters into the buffers (after the chunk's last quarter)."""
         for n, b in self.buf.items():
-            get = FIRM_VARIABLES.get(n) or CONTRACT_VARIABLES.get(n) or PATH_VARIABLES[n]
-            b[:, t] = get(self.plan, st, q).T
+            # (Q, ..., P) → (P, Q, ...): the result's rows, written path by path
+            s = self.stage[n]
+            if b.flags.c_contiguous:  # (a reshape of ``b`` is then a view of it)
+                _fused.transpose_into(s.reshape(-1, s.shape[-1]), b.reshape(b.shape[0], -1))
+            else:
+                b[...] = np.moveaxis(s, -1, 0)

@@ -255,6 +255,7 @@ def simulate(
             rec.record(t, st, q)
             if check:
                 st.ledger.check(plan.periods[t], plan.firm_ids)
+        rec.finish()
         out["default_period"][lo:hi] = st.default_t.T
         if "losses" in summaries:
             out["losses"][lo:hi] = st.losses.T.reshape(P, F, F + 1)
