@@ -551,7 +551,8 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (step_module, "revenue_kernel", _kernels.revenue_reference),
             (step_module, "contract_opex", _kernels.contract_opex_reference),
             (step_module, "repay_loans", _kernels.repay_loans_reference),
-            (_fused, "transpose_into", _fused.transpose_into_reference)):
+            (_fused, "transpose_into", _fused.transpose_into_reference),
+            (step_module, "opex_cols", _kernels.opex_cols_reference)):
         monkeypatch.setattr(mod, name, twin)
     monkeypatch.setattr(step_module, "add_rows", _fused.add_rows_reference)
     monkeypatch.setattr(step_module, "_pay_world", step_module._pay_world_reference)

@@ -323,3 +323,24 @@ def test_masked_total_equals_its_twin(F: int, C: int, P: int, scale: float, seed
     weight = np.abs(_money(rng, (len(rows),)))
     _same(K.masked_total(s, mask, rows, weight, scale),
           K.masked_total_reference(s, mask, rows, weight, scale))
+
+
+@SMALL
+@given(st.integers(1, 6), st.integers(1, 12), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_costs_on_the_short_paths_equal_their_twin(F: int, E: int, P: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    payee = rng.integers(-1, F, E)  # -1: an edge that is not operating revenue
+    revenue = Sum(payee, F)
+    nz = np.flatnonzero(rng.random(E) < 0.7)
+    paid = np.zeros((E, P))
+    paid[nz] = np.abs(_money(rng, (len(nz), P)))  # rows outside ``nz`` are zero
+    base, rf = np.abs(_money(rng, (F, P))), rng.random((F, P))
+    ratio, alive = rng.random(F), rng.random((F, P)) < 0.8
+    cols = np.flatnonzero(rng.random(P) < 0.5)
+    opex = _money(rng, (F, P))
+    fast, twin = opex.copy(), opex.copy()
+    K.opex_cols(fast, base, rf, ratio, paid, alive, cols, revenue, nz)
+    K.opex_cols_reference(twin, base, rf, ratio, paid, alive, cols, revenue, nz)
+    np.testing.assert_array_equal(fast, twin)
+    off = np.setdiff1d(np.arange(P), cols)
+    np.testing.assert_array_equal(fast[:, off], opex[:, off])  # other paths untouched

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine.incidence import Sum
 from loopwatch.engine.ledger import Account
+from loopwatch.engine.state import kernel_index
 
 __all__ = [
     "backstop",
@@ -573,6 +574,48 @@ def contract_opex_reference(due_in: F64, ratio: F64, alive: NDArray[np.bool_],
     due_in *= alive
     due_in += base
     return due_in
+
+
+@_jit
+def _opex_cols(opex: Any, base: Any, rf: Any, ratio: Any, paid: Any, alive: Any, cols: Any,
+               indptr: Any, full: Any, data: Any) -> None:  # pragma: no cover
+    for f in range(opex.shape[0]):
+        a0, a1 = indptr[f], indptr[f + 1]
+        r = ratio[f]
+        for j in range(cols.shape[0]):
+            p = cols[j]
+            x = 0.0
+            if a1 > a0:  # the row's entries in index order from 0.0 (``csr_matmul``)
+                x = 0.0 + data[a0] * paid[full[a0], p]
+                for jj in range(a0 + 1, a1):
+                    x += data[jj] * paid[full[jj], p]
+            opex[f, p] = base[f, p] * rf[f, p] + (r * x) * (1.0 if alive[f, p] else 0.0)
+
+
+def opex_cols(opex: F64, base: F64, rf: F64, ratio: F64, paid: F64, alive: NDArray[np.bool_],
+              cols: NDArray[np.int64], revenue: Sum, nz: NDArray[np.int64]) -> None:
+    """Operating costs on the short paths ``cols`` as cleared, in place in ``opex`` (F, P).
+
+    ``base × rf + ratio × (revenue @ paid) × alive`` on those columns: the
+    fixed and revenue-linked costs ``base`` at the payer's clearing ratio
+    ``rf``, plus the variable cost of the contract revenue actually received
+    (``revenue`` the edges → payee map, over the rows ``nz`` of ``paid``).
+    Reads only the columns ``cols`` of each input, and of ``paid`` only the
+    rows the map reads.
+    """
+    indptr, full, data = revenue.csr_over(nz)
+    c = np.ascontiguousarray
+    _opex_cols(opex, c(base, np.float64), c(rf, np.float64), c(ratio, np.float64),
+               c(paid, np.float64), c(alive, np.bool_), c(cols, np.int64), indptr, full, data)
+
+
+def opex_cols_reference(opex: F64, base: F64, rf: F64, ratio: F64, paid: F64,
+                        alive: NDArray[np.bool_], cols: NDArray[np.int64], revenue: Sum,
+                        nz: NDArray[np.int64]) -> None:
+    """The numpy twin of :func:`opex_cols`."""
+    opex[:, cols] = (base[:, cols] * rf[:, cols] + ratio[:, None]
+                     * revenue.over(np.ascontiguousarray(paid[:, cols]), nz)
+                     * alive[:, cols])
 
 
 @_jit
@@ -1371,11 +1414,7 @@ def resolve_calm(cols: NDArray[np.int64], short: NDArray[np.bool_], A: F64, opex
     """
     P, F = st.P, plan.F
     c = np.ascontiguousarray
-    E = plan.edges
-    g = E.groups
-    gs = np.array([g[k].start for k in ("draw", "accelerated", "accelerated_twin", "eq",
-                                        "penalty")], np.int64)
-    cc = c(plan.cc, np.int64)
+    ix = kernel_index(plan)
     cr = plan.scenario.credit
     bal = st.ledger.bal
     r_full, D_full = np.ones((F + 1, P)), np.zeros((F, P), np.bool_)
@@ -1386,11 +1425,9 @@ def resolve_calm(cols: NDArray[np.int64], short: NDArray[np.bool_], A: F64, opex
         c(w_prin, np.float64), c(prin_sched, np.float64), c(st.loan_out, np.float64),
         c(st.loan_sold, np.bool_), c(st.live, np.bool_), c(st.alive, np.bool_),
         c(st.world_debt, np.float64), bal[0], bal[1], bal[2], bal[3],
-        c(st.stake_val, np.float64), gs, c(plan.payee[plan.ln], np.int64),
-        c(plan.payer[plan.eq], np.int64), c(plan.payee[plan.eq], np.int64), cc,
-        c(plan.payer[cc], np.int64), c(plan.remaining[cc, t], np.float64),
-        c(plan.cc_penalty, np.float64), c(E.payer, np.int64), c(E.payee, np.int64),
-        c(plan.edge_keep, np.float64), c((E.payer < F) & (E.payee < F), np.bool_),
+        c(st.stake_val, np.float64), ix.calm_groups, ix.ln_payee, ix.eq_payer, ix.eq_payee,
+        ix.cc, ix.cc_payer, ix.cc_remaining_t[t], c(plan.cc_penalty, np.float64), ix.e_payer,
+        ix.e_payee, ix.e_keep, ix.e_inside,
         float(cr.recovery_assets), float(cr.recovery_receivables),
         float(cr.recovery_receivables), r_full, D_full, rounds, w_accel, done,
         np.arange(A.shape[0]) if rows is None else c(rows, np.int64))

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from loopwatch.engine.plan import Kind, Plan
+from loopwatch.engine.plan import Plan
 from loopwatch.engine.state import State, kernel_index, owned
 
 __all__ = ["settle", "settle_paths"]
@@ -414,7 +414,6 @@ def settle_paths(plan: Plan, st: State, t: int, cols: NDArray[np.int64], D: NDAr
     cleared (:class:`~loopwatch.engine.resolution.Claims`).
     """
     c = np.ascontiguousarray
-    E = plan.edges
     ix = kernel_index(plan)
     a, b = plan._depends_pair_lists
     cr = plan.scenario.credit
@@ -422,12 +421,10 @@ def settle_paths(plan: Plan, st: State, t: int, cols: NDArray[np.int64], D: NDAr
     settle(c(cols, np.int64), int(t), float(cr.recovery_assets), float(cr.recovery_receivables),
            c(D, np.bool_), c(r, np.float64), c(A, np.float64), c(paid, np.float64),
            c(opex, np.float64), c(w_int, np.float64), c(w_prin, np.float64),
-           c(w_accel, np.float64), c(E.payer, np.int64), c(E.payee, np.int64),
-           E.loss_mechanism, c(plan.edge_keep, np.float64), c(plan.payer, np.int64),
-           c(plan.payee, np.int64), plan.kind == Kind.loan, a, b, c(plan.cc, np.int64),
-           c(plan.cc_built[:, t], np.float64), ix.eq_payer, ix.eq_payee,
-           c(plan.ln, np.int64), c(plan.payer[plan.ln], np.int64),
-           c(plan.payee[plan.ln], np.int64), ix.wt_holder, ix.wt_issuer,
+           c(w_accel, np.float64), ix.e_payer, ix.e_payee,
+           plan.edges.loss_mechanism, ix.e_keep, ix.c_payer, ix.c_payee, ix.c_loan, a, b, ix.cc,
+           ix.cc_built_t[t], ix.eq_payer, ix.eq_payee, ix.ln, ix.ln_payer, ix.ln_payee,
+           ix.wt_holder, ix.wt_issuer,
            led.bal, led.world_cash, owned(st, "alive", np.bool_),
            owned(st, "default_t", np.int64), owned(st, "live", np.bool_),
            owned(st, "open", np.bool_), owned(st, "loan_out"), owned(st, "loan_sold", np.bool_),

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine import _fused
 from loopwatch.engine.ledger import Account, Ledger
-from loopwatch.engine.plan import Plan
+from loopwatch.engine.plan import Kind, Plan
 
 __all__ = ["KernelIndex", "State", "contiguous", "gather", "kernel_index", "owned", "scatter"]
 
@@ -78,7 +78,11 @@ class KernelIndex:
     ``eq_payer``/``eq_payee`` (n_eq,): investor and investee of each equity
     contract; ``wt_holder``/``wt_issuer`` (n_wt,): holder and issuer of each
     warrant tranche, ``wt_strike`` its strike (USD a share), ``wt_expiry``
-    its warrant's expiry (run quarter), ``wt_contract`` its warrant contract.
+    its warrant's expiry (run quarter), ``wt_contract`` its warrant contract;
+    then the parties of loans (``ln_*``), compute commitments (``cc_*``), every
+    contract (``c_*``) and every edge (``e_*``), and per quarter (rows) the
+    commitments' remaining value and built share, as the resolution and
+    settlement kernels read them.
     """
 
     def __init__(self, plan: Plan) -> None:
@@ -94,6 +98,29 @@ class KernelIndex:
         self.wt_cond: F64 = c(plan.wt_cond, np.float64)
         self.has_shares: B8 = c(plan.has_shares, np.bool_)
         self.by_book: B8 = c(plan.by_book, np.bool_)
+        # the parties of loans, compute commitments and every contract and edge, as the
+        # resolution and settlement kernels take them (built here, not on every call)
+        E, F = plan.edges, plan.F
+        self.ln: I64 = c(plan.ln, np.int64)
+        self.ln_payer: I64 = c(plan.payer[plan.ln], np.int64)
+        self.ln_payee: I64 = c(plan.payee[plan.ln], np.int64)
+        self.cc: I64 = c(plan.cc, np.int64)
+        self.cc_payer: I64 = c(plan.payer[plan.cc], np.int64)
+        self.c_payer: I64 = c(plan.payer, np.int64)
+        self.c_payee: I64 = c(plan.payee, np.int64)
+        self.c_loan: B8 = c(plan.kind == Kind.loan, np.bool_)
+        self.e_payer: I64 = c(E.payer, np.int64)
+        self.e_payee: I64 = c(E.payee, np.int64)
+        self.e_keep: F64 = c(plan.edge_keep, np.float64)
+        self.e_inside: B8 = c((E.payer < F) & (E.payee < F), np.bool_)
+        g = E.groups
+        # first rows of the edge groups that a default rewrites (``resolve_calm``)
+        self.calm_groups: I64 = np.array(
+            [g[k].start for k in ("draw", "accelerated", "accelerated_twin", "eq", "penalty")],
+            np.int64)
+        # per quarter (rows): what is left of each compute commitment, and its built share
+        self.cc_remaining_t: F64 = c(plan.remaining[plan.cc].T, np.float64)
+        self.cc_built_t: F64 = c(plan.cc_built.T, np.float64)
 
 
 _INDEX: dict[int, tuple[Plan, KernelIndex]] = {}

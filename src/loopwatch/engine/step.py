@@ -46,6 +46,7 @@ from loopwatch.engine._kernels import (
     flag_rows,
     market,
     masked_total,
+    opex_cols,
     pay,
     position,
     repay_loans,
@@ -294,7 +295,6 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     nz0 = _with_rows(filled, A, [])
     inn = E.in_inc[:, :F].over(A, nz0)
     loop_due_in = plan.commercial_in.over(A, nz0)
-    ratio = plan.opex_ratio[:, None]
     # operating costs: fixed, plus the variable share of revenue; the share on network
     # revenue is charged on what is actually received (a payee does not deliver, or pay
     # for, capacity its defaulting buyer does not pay for: resolution nets it off)
@@ -371,9 +371,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         _post_edges(plan, st, t, paid, nz, Dnew)
         # the variable cost of contract revenue on what was received: off the short paths
         # ``rf`` = 1 and ``paid`` = ``A``, so only their columns change
-        opex[:, cols] = (gather(opex_out, cols) * gather(rf, cols) + ratio
-                         * plan.commercial_in.over(gather(paid, cols), nz)
-                         * gather(alive_start, cols))
+        opex_cols(opex, opex_out, rf, plan.opex_ratio, paid, alive_start, cols,
+                  plan.commercial_in, nz)
         _pay_world(st, opex, w_int, w_prin, cl.w_accel, rf)
         D = Dnew[:, cols]
         if D.any():
