@@ -127,7 +127,8 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
            loan_out: Any, loan_sold: Any, loan_accel: Any, stake_val: Any, stake_units: Any,
            units: Any, wt_val: Any, wt_left: Any, world_debt: Any, loi_debt: Any,
            called: Any, facility: Any, mv: Any, price: Any, dep_rate: Any, stranded: Any,
-           dep_change: Any, losses: Any, loss_mech: Any, world_losses: Any) -> None:
+           dep_change: Any, losses: Any, loss_mech: Any, world_losses: Any, lost_rows: Any,
+           kept_rows: Any) -> None:
     """Settle the defaults ``D`` (F, P) on the paths ``cols``, in place (see the module).
 
     ``r`` (F + 1, P) the clearing ratios, ``A`` and ``paid`` (E, P) what was due
@@ -138,9 +139,11 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
     a); ``cc`` and ``cc_built_t`` (n_cc,) the compute commitments and their
     built share; ``eq_*``, ``ln``/``ln_*``, ``wt_*`` the parties of stakes,
     loans and warrant tranches. ``a``/``b``: recovery on assets / receivables.
+    ``lost_rows`` (sorted) the edges that may carry a loss (a loss mechanism, and
+    maybe nonzero), ``kept_rows`` (sorted) those that may carry a firm's receipts:
+    the other edges would add nothing (``A`` and ``paid`` are zero there).
     """
     F = alive.shape[0]
-    E = e_payer.shape[0]
     C = c_payer.shape[0]
     n_eq, n_ln, n_wt, n_cc = eq_payer.shape[0], ln.shape[0], wt_holder.shape[0], cc.shape[0]
     cash, loans = bal[0], bal[3]
@@ -166,10 +169,9 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
         # ---- losses on unpaid edges, then the world's on the defaulters' costs
         nL = nM = nW = 0
         nTL = nTM = 0
-        for e in range(E):
+        for i in range(lost_rows.shape[0]):
+            e = lost_rows[i]
             m = e_mech[e]
-            if m < 0:
-                continue
             rr = r[e_payer[e], p]
             if rr == 1.0:  # paid in full: no loss (and ``A`` is not read)
                 continue
@@ -262,9 +264,10 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
                     wt_left[i, p] = 0.0
         # ---- 2. resolution costs: 1 − β of the network receipts when claims are not met
         s1[:] = 0.0
-        for e in range(E):  # network receipts of the defaulters that pay less than in full
+        for i in range(kept_rows.shape[0]):  # network receipts of the defaulters that pay
+            e = kept_rows[i]                  # less than in full
             q = e_payee[e]
-            if q < F and dflt[q] and r[q, p] < 1.0:
+            if dflt[q] and r[q, p] < 1.0:
                 s1[q] += paid[e, p] * e_keep[e]
         tot = 0.0
         for f in range(F):
@@ -407,14 +410,17 @@ def settle(cols: Any, t: int, a: float, b: float, D: Any, r: Any, A: Any, paid: 
 def settle_paths(plan: Plan, st: State, t: int, cols: NDArray[np.int64], D: NDArray[np.bool_],
                  r: NDArray[np.float64], A: NDArray[np.float64], paid: NDArray[np.float64],
                  opex: NDArray[np.float64], w_int: NDArray[np.float64],
-                 w_prin: NDArray[np.float64], w_accel: NDArray[np.float64]) -> None:
+                 w_prin: NDArray[np.float64], w_accel: NDArray[np.float64],
+                 rows: NDArray[np.int64] | None = None) -> None:
     """Settle this quarter's defaults ``D`` (F, P) on the paths ``cols`` (see the module).
 
     ``opex``, ``w_int``, ``w_prin``, ``w_accel`` (F, P) are the world's claims as
-    cleared (:class:`~loopwatch.engine.resolution.Claims`).
+    cleared (:class:`~loopwatch.engine.resolution.Claims`); ``rows`` (sorted) the
+    rows of ``A`` and ``paid`` that may be nonzero (default: all).
     """
     c = np.ascontiguousarray
     ix = kernel_index(plan)
+    rows = np.arange(len(ix.e_payer)) if rows is None else c(rows, np.int64)
     a, b = plan._depends_pair_lists
     cr = plan.scenario.credit
     led = st.ledger
@@ -422,7 +428,7 @@ def settle_paths(plan: Plan, st: State, t: int, cols: NDArray[np.int64], D: NDAr
            c(D, np.bool_), c(r, np.float64), c(A, np.float64), c(paid, np.float64),
            c(opex, np.float64), c(w_int, np.float64), c(w_prin, np.float64),
            c(w_accel, np.float64), ix.e_payer, ix.e_payee,
-           plan.edges.loss_mechanism, ix.e_keep, ix.c_payer, ix.c_payee, ix.c_loan, a, b, ix.cc,
+           ix.e_mech, ix.e_keep, ix.c_payer, ix.c_payee, ix.c_loan, a, b, ix.cc,
            ix.cc_built_t[t], ix.eq_payer, ix.eq_payee, ix.ln, ix.ln_payer, ix.ln_payee,
            ix.wt_holder, ix.wt_issuer,
            led.bal, led.world_cash, owned(st, "alive", np.bool_),
@@ -433,4 +439,5 @@ def settle_paths(plan: Plan, st: State, t: int, cols: NDArray[np.int64], D: NDAr
            owned(st, "world_debt"), owned(st, "loi_debt"), owned(st, "called"),
            owned(st, "facility"), owned(st, "mv"), owned(st, "price"), owned(st, "dep_rate"),
            owned(st, "stranded"), owned(st, "dep_change"), owned(st, "losses"),
-           owned(st, "loss_mech"), owned(st, "world_losses"))
+           owned(st, "loss_mech"), owned(st, "world_losses"),
+           rows[ix.e_mech[rows] >= 0], rows[ix.e_payee[rows] < plan.F])

@@ -112,6 +112,7 @@ class KernelIndex:
         self.e_payer: I64 = c(E.payer, np.int64)
         self.e_payee: I64 = c(E.payee, np.int64)
         self.e_keep: F64 = c(plan.edge_keep, np.float64)
+        self.e_mech: I64 = c(E.loss_mechanism, np.int64)
         self.e_inside: B8 = c((E.payer < F) & (E.payee < F), np.bool_)
         g = E.groups
         # first rows of the edge groups that a default rewrites (``resolve_calm``)

@@ -383,7 +383,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             if not ev.enabled and _compiled_settlement:
                 # in place, path by path, compiled (writes no events; see ``_settle``)
                 settle_paths(plan, st, t, cd, Dnew, r, A, paid, cl.opex, cl.w_int, cl.w_prin,
-                             cl.w_accel)
+                             cl.w_accel, nz)
             else:
                 _settle_on_substate(plan, st, t, cd, Dnew, r, rounds, A, paid, cl, ev)
     else:
