@@ -1289,9 +1289,21 @@ def _resolve_calm(cols: Any, short: Any, A: Any, opex: Any, w_int: Any, w_prin: 
     F = short.shape[0]
     E, S = A.shape[0], cols.shape[0]
     n_ln, n_eq, n_cc = ln_payee.shape[0], eq_payer.shape[0], cc.shape[0]
-    k_in = np.flatnonzero(inside)
+    # the edges that may carry anything: ``rows``, and the claims a default adds (accelerated
+    # loans, cancellation penalties); the others are zero on every path and would add exact
+    # zeros to the claims and the clearing's sums
+    maybe = np.zeros(E, np.bool_)
+    for i in range(rows.shape[0]):
+        maybe[rows[i]] = True
+    for k in range(n_ln):
+        maybe[g[1] + k] = True
+        maybe[g[2] + k] = True
+    for k in range(n_cc):
+        maybe[g[4] + k] = True
+    k_in = np.flatnonzero(inside & maybe)
     n = k_in.shape[0]
     pk, qk = e_payer[k_in], e_payee[k_in]
+    owed = np.flatnonzero(maybe & (e_payer < F))  # the edges whose payer is a firm
     Aloc = np.zeros((E, S))
     Ak = np.empty((n, S))
     est, claims = np.empty((F, S)), np.empty((F, S))
@@ -1331,10 +1343,9 @@ def _resolve_calm(cols: Any, short: Any, A: Any, opex: Any, w_int: Any, w_prin: 
             Aloc[g[4] + k, j] = cc_penalty[k] * value * (1.0 if dflt[cc_payer[k], j] else 0.0)
         for f in range(F):
             claims[f, j] = 0.0
-        for e in range(E):
-            q = e_payer[e]
-            if q < F:
-                claims[q, j] += Aloc[e, j]
+        for i in range(owed.shape[0]):
+            e = owed[i]
+            claims[e_payer[e], j] += Aloc[e, j]
         for f in range(F):
             world = ((opex_c[f, j] + wi_c[f, j]) + wp_c[f, j]) + (
                 1.0 if dflt[f, j] else 0.0) * _fmax(wd_c[f, j] - wp_c[f, j], 0.0)
