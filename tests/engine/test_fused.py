@@ -623,3 +623,20 @@ def test_import_loopwatch_does_not_load_numba() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("P", [5, 7])
+def test_a_state_that_reuses_a_finished_ones_arrays_starts_as_a_fresh_one(P: int) -> None:
+    plan = _plan("ai-compute-2025")
+    used = _state(plan, 5, np.random.default_rng(1))  # a finished chunk: every array garbage
+    used.losses[:] = np.nan
+    used.dep_change[:] = np.nan
+    big = (used.losses, used.dep_change)
+    dm = np.linspace(0.5, 1.5, P)
+    again, fresh = State(plan, P, dm, reuse=used), State(plan, P, dm)
+    assert set(vars(again)) == set(vars(fresh))
+    for name, a in vars(fresh).items():
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(getattr(again, name), a, name)
+    # the same shape takes the buffers over; another shape (the last chunk) allocates
+    assert (again.losses is big[0] and again.dep_change is big[1]) == (P == 5)

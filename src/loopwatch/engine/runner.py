@@ -243,10 +243,12 @@ def simulate(
     for n in summaries:
         out[n] = np.empty((paths, *sizes[n]), store)
     frames: list[pd.DataFrame] = []
+    st: State | None = None
     for lo in range(0, paths, size):
         hi = min(lo + size, paths)
         P = hi - lo
-        st = State(plan, P, dm[lo:hi])
+        # (the last chunk's largest arrays are reused, zeroed: see ``State``)
+        st = State(plan, P, dm[lo:hi], reuse=st)
         dr = draw(plan, root, lo, hi, deterministic=det)
         rec = Recorder(plan, {n: out[n][lo:hi] for n in per_quarter})
         log = EventLog(events)
