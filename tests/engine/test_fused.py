@@ -636,7 +636,8 @@ def test_a_state_that_reuses_a_finished_ones_arrays_starts_as_a_fresh_one(P: int
     again, fresh = State(plan, P, dm, reuse=used), State(plan, P, dm)
     assert set(vars(again)) == set(vars(fresh))
     for name, a in vars(fresh).items():
-        if isinstance(a, np.ndarray):
+        # (the edge arrays start uninitialised: their dirty flags, compared, say so)
+        if isinstance(a, np.ndarray) and name not in ("edge_due", "edge_paid"):
             np.testing.assert_array_equal(getattr(again, name), a, name)
     # the same shape takes the buffers over; another shape (the last chunk) allocates
     assert (again.losses is big[0] and again.dep_change is big[1]) == (P == 5)
