@@ -481,15 +481,24 @@ def exercise(frac: F64, holder: I64, issuer: I64, strike: F64, wt_left: F64, wt_
     n, P = frac.shape
     F = units.shape[0]
     net = np.zeros((n, P))
-    paid = np.zeros((F, P))   # strike paid, per holder
-    got = np.zeros((F, P))    # strike received, per issuer
-    sale = np.zeros((F, P))   # sale proceeds, per holder
-    value = np.zeros((F, P))  # carrying value closed, per issuer
-    shares = np.zeros((F, P))  # new shares, per issuer
+    # per-firm sums, one row for each firm that holds or issues a tranche (``row``)
+    row = np.full(F, -1, np.int64)
+    m = 0
+    for i in range(n):
+        for f in (holder[i], issuer[i]):
+            if row[f] < 0:
+                row[f] = m
+                m += 1
+    paid = np.zeros((m, P))   # strike paid, per holder
+    got = np.zeros((m, P))    # strike received, per issuer
+    sale = np.zeros((m, P))   # sale proceeds, per holder
+    value = np.zeros((m, P))  # carrying value closed, per issuer
+    shares = np.zeros((m, P))  # new shares, per issuer
     any_ = False
     touched = np.zeros(F, np.bool_)  # firms with an entry (the others would add zeros)
     for i in range(n):
         h, s = holder[i], issuer[i]
+        rh, rs = row[h], row[s]
         k = strike[i]
         for p in range(P):
             x = frac[i, p]
@@ -502,11 +511,11 @@ def exercise(frac: F64, holder: I64, issuer: I64, strike: F64, wt_left: F64, wt_
             strike_cash = sh * k
             sale_cash = sh * price[s, p]
             val = x * wt_val[i, p]
-            paid[h, p] += strike_cash
-            got[s, p] += strike_cash
-            sale[h, p] += sale_cash
-            value[s, p] += val
-            shares[s, p] += sh
+            paid[rh, p] += strike_cash
+            got[rs, p] += strike_cash
+            sale[rh, p] += sale_cash
+            value[rs, p] += val
+            shares[rs, p] += sh
             wt_left[i, p] -= sh
             wt_val[i, p] -= val
             net[i, p] = sale_cash - strike_cash
@@ -517,13 +526,14 @@ def exercise(frac: F64, holder: I64, issuer: I64, strike: F64, wt_left: F64, wt_
     for f in range(F):
         if not touched[f]:
             continue
+        r = row[f]
         for p in range(P):
-            cash[f, p] = ((cash[f, p] - paid[f, p]) + got[f, p]) + sale[f, p]
-            warrants[f, p] = (warrants[f, p] + paid[f, p]) - sale[f, p]
-            equity[f, p] = (equity[f, p] + got[f, p]) + value[f, p]
-            wl[f, p] -= value[f, p]
-            units[f, p] += shares[f, p]
-            tot[p] += sale[f, p]
+            cash[f, p] = ((cash[f, p] - paid[r, p]) + got[r, p]) + sale[r, p]
+            warrants[f, p] = (warrants[f, p] + paid[r, p]) - sale[r, p]
+            equity[f, p] = (equity[f, p] + got[r, p]) + value[r, p]
+            wl[f, p] -= value[r, p]
+            units[f, p] += shares[r, p]
+            tot[p] += sale[r, p]
     for p in range(P):
         world[p] -= tot[p]
     return net
@@ -666,8 +676,8 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
         exercise(frac, wt_holder, wt_issuer, strike, wt_left, wt_vested, wt_val, price, units,
                  bal, world)
     if some_stake:
-        pro = np.zeros((F, P))
-        loss = np.zeros((F, P))
+        pro = np.zeros((n, P))  # rows: the firms that want money (``slot``)
+        loss = np.zeros((n, P))
         sold_by = np.zeros(F, np.bool_)  # holders that sold something
         for i in range(n_eq):
             h = eq_payer[i]
@@ -685,19 +695,20 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
                 sold_by[h] = True
                 sold = x * stake_val[i, p]
                 proceeds = keep * sold
-                pro[h, p] += proceeds
-                loss[h, p] += sold - proceeds
+                pro[r, p] += proceeds
+                loss[r, p] += sold - proceeds
                 stake_units[i, p] = stake_units[i, p] * (1.0 - x)
                 stake_val[i, p] = stake_val[i, p] - sold
         tot = np.zeros(P)
         for f in range(F):
             if not sold_by[f]:  # (the others would add zeros)
                 continue
+            r = slot[f]
             for p in range(P):
-                cash[f, p] += pro[f, p]
-                stakes[f, p] = (stakes[f, p] - pro[f, p]) - loss[f, p]
-                equity[f, p] -= loss[f, p]
-                tot[p] += pro[f, p]
+                cash[f, p] += pro[r, p]
+                stakes[f, p] = (stakes[f, p] - pro[r, p]) - loss[r, p]
+                equity[f, p] -= loss[r, p]
+                tot[p] += pro[r, p]
         for p in range(P):
             world[p] -= tot[p]
 
@@ -903,7 +914,7 @@ def evaluate_milestones(cum_paid: F64, inv_amount: F64, indptr: Idx, indices: Id
     3 its annualised end revenue.
     """
     K, P = cond_ok.shape
-    out = np.zeros((K, P))
+    out = np.empty((K, P))
     for k in range(K):
         m, f = metric[k], firm[k]
         row = out[k]
@@ -914,6 +925,8 @@ def evaluate_milestones(cum_paid: F64, inv_amount: F64, indptr: Idx, indices: Id
             for p in range(P):
                 row[p] = 4.0 * end_rev[f, p]
         else:
+            for p in range(P):
+                row[p] = 0.0
             for jj in range(indptr[k], indptr[k + 1]):
                 c, w = indices[jj], data[jj]
                 inv = inv_amount[c]

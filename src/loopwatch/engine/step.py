@@ -70,7 +70,7 @@ from loopwatch.engine.funding import (
     exercise_warrants,
     waterfall,
 )
-from loopwatch.engine.ledger import Account
+from loopwatch.engine.ledger import Account, Ledger
 from loopwatch.engine.plan import Plan, QuarterTerms
 from loopwatch.engine.resolution import (
     Claims,
@@ -98,6 +98,9 @@ class Quarter:
     due, payments into the network) are totalled when first read, from the
     quarter's edge arrays: a run that records few variables does not pay for
     the others. Per-contract flows (C, P) are computed only when asked for.
+    The cash changes are taken from the ledger as it stands, so a quarter's
+    are read before the next quarter runs (the recorder reads each quarter
+    right after it).
     """
 
     plan: Plan
@@ -108,14 +111,26 @@ class Quarter:
     opex: F64
     depreciation: F64
     raised: Raised
-    world_cash_change: F64  # (P,)
-    cash_change: F64
+    ledger: Ledger  # at the quarter's end (until the next quarter posts)
+    cash_start: F64  # cash at the quarter's start
+    world_start: F64  # (P,) the world's cash at the quarter's start
     A: F64  # (E, P) due on each edge
     paid: F64  # (E, P)
     nz: NDArray[np.int64]  # rows of ``A`` and ``paid`` that may be nonzero
     prin_sched: F64  # (n_ln, P) scheduled loan principal
     w_int: F64  # interest on world debt
     w_prin: F64  # world debt principal due
+
+    @cached_property
+    def cash_change(self) -> F64:
+        out: F64 = self.ledger[Account.cash] - self.cash_start
+        return out
+
+    @cached_property
+    def world_cash_change(self) -> F64:
+        """(P,)"""
+        out: F64 = self.ledger.world_cash - self.world_start
+        return out
 
     @cached_property
     def revenue_non_loop(self) -> F64:
@@ -424,9 +439,10 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
             w = plan.wr[k]
             ev.add(t, "warrant_exercised", net, firm=plan.payee[w], counterparty=plan.payer[w],
                    mask=expiring)
-        ends = (plan.wr_expiry[k] == t)[:, None]
-        st.wt_left = np.where(ends, 0.0, st.wt_left)
-        st.wt_val = np.where(ends, 0.0, st.wt_val)
+        ends = plan.wr_expiry[k] == t
+        if ends.any():  # (most quarters: no tranche expires)
+            st.wt_left = np.where(ends[:, None], 0.0, st.wt_left)
+            st.wt_val = np.where(ends[:, None], 0.0, st.wt_val)
 
     # the rows of the edge array that may be nonzero next time it is reused (the others are)
     st.due_dirty[:] = False
@@ -436,8 +452,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     return Quarter(
         plan=plan, revenue_end=end, revenue_loop=got_loop, non_loop=non_loop,
         revenue_rerent=rerent, opex=opex, depreciation=dep, raised=raised,
-        world_cash_change=led.world_cash - world_start,
-        cash_change=led[Account.cash] - cash_start, A=A, paid=paid,
+        ledger=led, cash_start=cash_start, world_start=world_start, A=A, paid=paid,
         nz=nz, prin_sched=prin_sched, w_int=w_int,
         w_prin=w_prin,
     )
