@@ -222,15 +222,19 @@ def test_flex_equals_its_twin(F: int, P: int, n_cc: int, n_it: int, seed: int) -
     milestone = rng.random(n_it) < 0.6
     amount = np.abs(_money(rng, (n_it,)))
     it_payer, it_payee = rng.integers(0, F + 1, n_it), rng.integers(0, F + 1, n_it)
-    def run(fn):  # type: ignore[no-untyped-def]
+    def run(fn, reuse=None):  # type: ignore[no-untyped-def]
         # ``a_cc``, ``inn`` and ``out`` are cut in place: each twin gets its own copies
         mine = [x.copy() for x in (inn, out, a_cc)]
         cut = fn(cash, mine[0], mine[1], opex, w_int, w_prin, min_cash, alive, mine[2], top,
-                 cc_payer, cc_payee, items_due, milestone, amount, it_payer, it_payee)
+                 cc_payer, cc_payee, items_due, milestone, amount, it_payer, it_payee, reuse)
+        assert reuse is None or cut is reuse
         return (cut, *mine)
 
     got, ref = run(K.flex), run(K.flex_reference)
     _same(got, ref)
+    # a reused array: last quarter's cuts (garbage) on the milestone rows, zero elsewhere
+    reused = np.where(milestone[:, None], np.nan, 0.0) * np.ones((1, P))
+    _same(run(K.flex, reused), ref)
     items_cut, _, _, a_after = got
     less = a_cc - a_after  # (up to the rounding of the subtraction)
     assert (less >= 0).all()

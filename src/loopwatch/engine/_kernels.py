@@ -862,7 +862,7 @@ def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_
          alive: NDArray[np.bool_], a_cc: F64, top: F64, cc_payer: NDArray[np.int64],
          cc_payee: NDArray[np.int64], items_due: NDArray[np.bool_],
          milestone: NDArray[np.bool_], amount: F64, it_payer: NDArray[np.int64],
-         it_payee: NDArray[np.int64]) -> F64:
+         it_payee: NDArray[np.int64], items_cut: F64 | None = None) -> F64:
     """The take-or-pay and milestone flex of buyers short of cash, pro rata.
 
     A live firm whose cash after the quarter's flows falls below ``min_cash``
@@ -873,12 +873,21 @@ def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_
     (F, P) (the firms' payments out and receipts in) are cut in place (C-contiguous
     float arrays, e.g. rows of the edge array); returns what is cut from each tranche
     (n_items, P). Payers and payees outside ``[0, F)`` (the world) are not totalled.
+    ``items_cut``: an array to return that in, reused from quarter to quarter (only
+    milestone tranches are ever cut: its other rows must be zero, and stay so; the
+    milestone rows are zeroed here); default a new one.
     """
     c = np.ascontiguousarray
     for x in (inn, out, a_cc):
         if x.dtype != np.float64 or not x.flags.c_contiguous or not x.flags.writeable:
             raise ValueError("flex cuts inn, out and a_cc in place: C-contiguous float64")
-    items_cut = np.zeros((len(amount), cash.shape[1]))
+    if items_cut is None:
+        items_cut = np.zeros((len(amount), cash.shape[1]))
+    else:
+        if (items_cut.dtype != np.float64 or not items_cut.flags.c_contiguous
+                or items_cut.shape != (len(amount), cash.shape[1])):
+            raise ValueError("items_cut must be a C-contiguous float64 (n_items, P) array")
+        items_cut[np.asarray(milestone, bool)] = 0.0
     _flex(cash, inn, out, c(opex), c(w_int), c(w_prin), c(min_cash, np.float64), alive,
           a_cc, c(top, np.float64), c(cc_payer, np.int64), c(cc_payee, np.int64),
           c(items_due, np.bool_), c(milestone, np.bool_), c(amount, np.float64),
@@ -896,8 +905,9 @@ def flex_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin:
                    cc_payer: NDArray[np.int64], cc_payee: NDArray[np.int64],
                    items_due: NDArray[np.bool_], milestone: NDArray[np.bool_], amount: F64,
                    it_payer: NDArray[np.int64],
-                   it_payee: NDArray[np.int64]) -> F64:
-    """The numpy twin of :func:`flex` (cuts ``a_cc``, ``inn`` and ``out`` in place too)."""
+                   it_payee: NDArray[np.int64], items_cut: F64 | None = None) -> F64:
+    """The numpy twin of :func:`flex` (cuts ``a_cc``, ``inn`` and ``out`` in place too;
+    with ``items_cut``, returns the cuts in it)."""
     F = cash.shape[0]
     x = cash + inn - out - (opex + w_int + w_prin)
     gap = np.maximum(min_cash[:, None] - x, 0.0) * alive
@@ -907,11 +917,14 @@ def flex_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin:
     cut = np.divide(np.minimum(gap, flex_f), flex_f, out=np.zeros_like(gap), where=flex_f > 0)
     cut_w = np.concatenate([cut, np.zeros((1, cut.shape[1]))])  # the world cuts nothing
     less = flexible * cut_w[np.where((cc_payer >= 0) & (cc_payer < F), cc_payer, F)]
-    items_cut: F64 = flex_items * cut_w[np.where((it_payer >= 0) & (it_payer < F), it_payer, F)]
-    out[...] = out - _total(cc_payer, less, F) - _total(it_payer, items_cut, F)
-    inn[...] = inn - _total(cc_payee, less, F) - _total(it_payee, items_cut, F)
+    cuts: F64 = flex_items * cut_w[np.where((it_payer >= 0) & (it_payer < F), it_payer, F)]
+    out[...] = out - _total(cc_payer, less, F) - _total(it_payer, cuts, F)
+    inn[...] = inn - _total(cc_payee, less, F) - _total(it_payee, cuts, F)
     a_cc -= less
-    return items_cut
+    if items_cut is not None:
+        items_cut[...] = cuts
+        return items_cut
+    return cuts
 
 
 @_jit

@@ -85,7 +85,8 @@ def draw(plan: Plan, root: np.random.SeedSequence, lo: int, hi: int, *,
     if deterministic:
         return Draws(np.zeros((Q, 1 + D, P)), np.zeros((Q, F, P)), np.full((C, P), 0.5))
     listed = np.flatnonzero(plan.has_shares)
-    demand, price, convert = np.empty((Q, 1 + D, P)), np.zeros((Q, F, P)), np.empty((C, P))
+    demand, price, convert = np.empty((Q, 1 + D, P)), np.empty((Q, F, P)), np.empty((C, P))
+    price[:, ~np.asarray(plan.has_shares, bool)] = 0.0  # (the listed rows are drawn below)
     # each block's generator draws its three arrays in order; the part inside [lo, hi) is
     # copied straight into place (a block straddling ``lo`` or ``hi`` is drawn whole)
     for b in range(lo // BLOCK, (hi - 1) // BLOCK + 1):

@@ -222,6 +222,9 @@ class State:
         self.rev_prev = col(plan.rev0_q)
         self.cond_ok: B8 = np.zeros((len(plan.cond_metric), P), bool)
         self.issued = np.zeros((F, P))  # equity issued this quarter
+        # what the flex cut from each tranche this quarter (only milestone rows are ever
+        # written, and the flex zeroes them first: kept from quarter to quarter)
+        self.items_cut = np.zeros((len(plan.item_amount), P))
         # losses over the run: (sufferer × counterparty incl. world), mechanisms
         self.losses = zeros("losses", (F * (F + 1), P))
         self.loss_mech = np.zeros((F * 4, P))

@@ -331,11 +331,12 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         items_cut = flex_kernel(
             led[Account.cash], inn, out, opex, w_int, w_prin, plan.min_cash, alive,
             A[g["cc"]], plan.cc_take_or_pay, plan.payer[cc], plan.payee[cc], items_due,
-            plan.item_milestone, plan.item_amount, plan.payer[ic], plan.payee[ic])
+            plan.item_milestone, plan.item_amount, plan.payer[ic], plan.payee[ic],
+            st.items_cut)
         if flex_it:
             _cut_tranches(plan, A, items_cut)
     else:
-        items_cut = np.zeros((len(plan.item_amount), P))
+        items_cut = st.items_cut  # (zero: nothing is ever cut)
     if len(plan.bk):
         calls = backstop_kernel(
             st.live, st.stranded, sched_cc, A[g["cc"]], rerent_cc, cc, cloud,
