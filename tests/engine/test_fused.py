@@ -641,3 +641,15 @@ def test_a_state_that_reuses_a_finished_ones_arrays_starts_as_a_fresh_one(P: int
             np.testing.assert_array_equal(getattr(again, name), a, name)
     # the same shape takes the buffers over; another shape (the last chunk) allocates
     assert (again.losses is big[0] and again.dep_change is big[1]) == (P == 5)
+
+
+@FAST
+@given(seeds, st.integers(1, 6), st.integers(1, 9))
+def test_nonzero_tests_are_numpys_any(seed: int, n: int, P: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = np.where(rng.random((n, P)) < 0.85, 0.0, rng.standard_normal((n, P)))
+    a[rng.random((n, P)) < 0.05] = -0.0  # not nonzero
+    a[rng.random((n, P)) < 0.02] = np.nan  # nonzero, as numpy's ``any`` has it
+    rows = np.flatnonzero(rng.random(n) < 0.6)
+    assert _fused.any_nonzero(a) == bool(a.any())
+    np.testing.assert_array_equal(_fused.nonzero_rows(a, rows), a[rows].any(axis=1))

@@ -56,6 +56,7 @@ __all__ = [
     "add_cols",
     "add_rows",
     "add_rows_reference",
+    "any_nonzero",
     "check",
     "csr_add_rows",
     "csr_matmul",
@@ -68,6 +69,7 @@ __all__ = [
     "fmax",
     "fmin",
     "mark",
+    "nonzero_rows",
     "pay_world",
     "post",
     "put_cols",
@@ -124,6 +126,29 @@ def _clip(a: float, lo: float, hi: float) -> float:
 def _f(b: bool) -> float:
     """A bool as the float numpy multiplies by (``x * mask``)."""
     return 1.0 if b else 0.0
+
+
+@_jit
+def any_nonzero(a: F64) -> bool:
+    """``a.any()`` for a float array (2-d), stopping at the first nonzero (NaN counts)."""
+    for i in range(a.shape[0]):
+        for p in range(a.shape[1]):
+            if a[i, p] != 0.0:
+                return True
+    return False
+
+
+@_jit
+def nonzero_rows(a: F64, rows: I64) -> B8:
+    """``a[rows].any(axis=1)`` for a float array (2-d) without copying the rows out."""
+    out = np.zeros(rows.shape[0], np.bool_)
+    for j in range(rows.shape[0]):
+        r = a[rows[j]]
+        for p in range(r.shape[0]):
+            if r[p] != 0.0:
+                out[j] = True
+                break
+    return out
 
 
 # ---------------------------------------------------------------- sparse sums

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from loopwatch.engine._fused import any_nonzero
 from loopwatch.engine.incidence import Sum
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.state import kernel_index
@@ -383,7 +384,7 @@ def income(nlq: F64, ai: F64, sent_eff: F64, shock_nl: F64, alive: NDArray[np.bo
     """
     F, P = alive.shape
     n = len(cloud)
-    any_stranded = bool(n and stranded.any())
+    any_stranded = bool(n and any_nonzero(np.ascontiguousarray(stranded, np.float64)))
     non_loop, rerent, total = np.empty((F, P)), np.empty((F, P)), np.empty((F, P))
     rerent_cc, loss = np.empty((n, P)), np.empty((n if any_stranded else 0, P))
     c = np.ascontiguousarray

@@ -39,7 +39,14 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from loopwatch.engine._fused import add_rows, csr_post, pay_world, refinance
+from loopwatch.engine._fused import (
+    add_rows,
+    any_nonzero,
+    csr_post,
+    nonzero_rows,
+    pay_world,
+    refinance,
+)
 from loopwatch.engine._kernels import backstop as backstop_kernel
 from loopwatch.engine._kernels import (
     contract_opex,
@@ -286,7 +293,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     if stranded_loss is not None:
         # only the commitments stranded on some path (the other rows would add exact zeros)
         add_losses_by(st, plan.stranded_loss_sums, stranded_loss,
-                      np.flatnonzero(stranded_loss.any(axis=1)))
+                      np.flatnonzero(nonzero_rows(stranded_loss, np.arange(len(stranded_loss)))))
 
     # 3. scheduled flows
     live = st.live
@@ -434,14 +441,14 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     evaluate_milestones(plan, st, t, end, ev)
     if len(plan.wt_shares):
         k = plan.wt_warrant
-        expiring = (plan.wr_expiry[k] == t)[:, None] & st.wt_vested & (st.wt_val > 0)
-        if expiring.any():
-            net = exercise_warrants(plan, st, expiring.astype(float))
-            w = plan.wr[k]
-            ev.add(t, "warrant_exercised", net, firm=plan.payee[w], counterparty=plan.payer[w],
-                   mask=expiring)
         ends = plan.wr_expiry[k] == t
         if ends.any():  # (most quarters: no tranche expires)
+            expiring = ends[:, None] & st.wt_vested & (st.wt_val > 0)
+            if expiring.any():
+                net = exercise_warrants(plan, st, expiring.astype(float))
+                w = plan.wr[k]
+                ev.add(t, "warrant_exercised", net, firm=plan.payee[w],
+                       counterparty=plan.payer[w], mask=expiring)
             st.wt_left = np.where(ends[:, None], 0.0, st.wt_left)
             st.wt_val = np.where(ends[:, None], 0.0, st.wt_val)
 
@@ -626,14 +633,15 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
         by = E.payer[k]
         firm = by < F
         claims = np.zeros((len(k), len(dc)))
-        claims[firm] = paid[np.ix_(k[firm], dc)] * defaulted[np.ix_(by[firm], dc)]
-        if claims.any():
+        # (``a[rows[:, None], cols]`` is ``a[np.ix_(rows, cols)]``, without its dtype checks)
+        claims[firm] = paid[k[firm][:, None], dc] * defaulted[by[firm][:, None], dc]
+        if any_nonzero(claims):
             # ``led.post(amount, equity, compute)`` on the columns ``dc``: the same operations
             amount = plan.capex_out.rows(k) @ claims
             bal = led.bal
             bal[Account.equity][:, dc] += -1.0 * amount
             bal[Account.compute][:, dc] += -1.0 * amount
-            pzd = paid[np.ix_(nz, dc)]
+            pzd = paid[nz[:, None], dc]
             pzd[np.searchsorted(nz, k)] -= claims  # (``nz`` is sorted, ``k`` a part of it)
             in_cp = (k >= g["cp"].start) & (k < g["cp"].stop)
             if in_cp.any():
@@ -646,7 +654,7 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
         spent = plan.capex_only_out.over(paid, nz)
         if pzd is not None:
             spent[:, dc] = plan.capex_only_out.rows(nz) @ pzd
-        if spent.any():
+        if any_nonzero(spent):
             add_vintage(st, t, spent, plan.life0_q)
     if len(plan.cp):
         for life, sel in plan.cp_life_groups:
@@ -654,7 +662,7 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
             amount = to_buyer @ cp[sel]
             if cpd is not None:
                 amount[:, dc] = to_buyer @ cpd[sel]
-            if amount.any():
+            if any_nonzero(amount):
                 add_vintage(st, t, amount, np.full(F, life))
     if len(plan.eq):
         ge = g["eq"]
@@ -673,7 +681,7 @@ def _issue_stakes(plan: Plan, st: State, paid: F64, rows: NDArray[np.int64]) -> 
     ``rows`` (sorted) holds the tranches that may carry anything (the others are zero).
     Only the tranches paid on some path of the chunk are priced (the others add nothing).
     """
-    j = rows[paid[rows].any(axis=1)]
+    j = rows[nonzero_rows(paid, np.asarray(rows, np.int64))]
     if not len(j):
         return
     pj = paid[j]
