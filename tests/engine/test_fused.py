@@ -653,3 +653,5 @@ def test_nonzero_tests_are_numpys_any(seed: int, n: int, P: int) -> None:
     rows = np.flatnonzero(rng.random(n) < 0.6)
     assert _fused.any_nonzero(a) == bool(a.any())
     np.testing.assert_array_equal(_fused.nonzero_rows(a, rows), a[rows].any(axis=1))
+    b = rng.random((n, P)) < 0.1
+    np.testing.assert_array_equal(_fused.cols_with_any(b), np.flatnonzero(b.any(axis=0)))

@@ -58,6 +58,7 @@ __all__ = [
     "add_rows_reference",
     "any_nonzero",
     "check",
+    "cols_with_any",
     "csr_add_rows",
     "csr_matmul",
     "csr_post",
@@ -136,6 +137,18 @@ def any_nonzero(a: F64) -> bool:
             if a[i, p] != 0.0:
                 return True
     return False
+
+
+@_jit
+def cols_with_any(b: B8) -> I64:
+    """``np.flatnonzero(b.any(axis=0))`` for a 2-d bool array: the columns with a True."""
+    n, P = b.shape
+    hit = np.zeros(P, np.bool_)
+    for i in range(n):
+        row = b[i]
+        for p in range(P):
+            hit[p] = hit[p] | row[p]
+    return np.flatnonzero(hit)
 
 
 @_jit

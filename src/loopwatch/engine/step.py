@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 from loopwatch.engine._fused import (
     add_rows,
     any_nonzero,
+    cols_with_any,
     csr_post,
     nonzero_rows,
     pay_world,
@@ -368,13 +369,14 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     got = waterfall(plan, st, need, deficit, mkt)
     short = short_after(x, got, out, wo, led[Account.cash], alive)
     # the quarter's funding: the waterfall's arrays (fresh), debt with the roll-over
-    raised = Raised(got.facility, got.debt + roll if rolled else got.debt, got.equity,
-                    got.warrant, got.stake_sale)
+    # (the waterfall's arrays are fresh: the roll-over joins its debt in place)
+    raised = Raised(got.facility, np.add(got.debt, roll, out=got.debt) if rolled else got.debt,
+                    got.equity, got.warrant, got.stake_sale)
 
     # 5. clearing and cascades, on the paths where a firm is short (``resolve`` reads and
     # writes only those columns; a firm pushed short in a cascade goes through the waterfall
     # on the whole state, with no need elsewhere)
-    cols = np.flatnonzero(short.any(axis=0))
+    cols = cols_with_any(short)
     Dnew = np.zeros((F, P), bool)
     if len(cols):
         alive_start = alive.copy()  # resolution updates ``st.alive`` in place
@@ -628,7 +630,7 @@ def _post_edges(plan: Plan, st: State, t: int, paid: F64, nz: NDArray[np.int64],
     cpd: F64 | None = None
     if defaulted is not None:
         # on the paths with a default only (elsewhere the claims are zero)
-        dc = np.flatnonzero(defaulted.any(axis=0))
+        dc = cols_with_any(defaulted)
         k = nz[plan.capex_edges[nz]]  # purchases that may carry anything
         by = E.payer[k]
         firm = by < F
