@@ -80,6 +80,20 @@ def test_cash_position_blocks_equal_their_twins(F: int, P: int, seed: int) -> No
     x, wo = pos[0], pos[1]
     _same(K.short(x, raised, out, wo, cash, alive),
           K.short_reference(x, raised, out, wo, cash, alive))
+    # the waterfall's shortcut: ``short0`` from the position, then only the rows whose
+    # funding or cash moved are worked out again; every other row raised nothing
+    short0, twin0 = np.empty((F, P), bool), np.empty((F, P), bool)
+    _same(K.position(cash, inn, out, opex, w_int, w_prin, min_cash, alive, short0),
+          K.position_reference(cash, inn, out, opex, w_int, w_prin, min_cash, alive, twin0))
+    np.testing.assert_array_equal(short0, twin0)
+    moved = np.flatnonzero(rng.random(F) < 0.5)
+    still = np.setdiff1d(np.arange(F), moved)
+    for name in ("facility", "debt", "equity", "warrant", "stake_sale"):
+        getattr(raised, name)[still] = 0.0
+    cash_after = cash.copy()
+    cash_after[moved] += np.abs(_money(rng, (len(moved), P)))
+    _same(K.short(x, raised, out, wo, cash_after, alive, short0, moved),
+          K.short_reference(x, raised, out, wo, cash_after, alive))
 
 
 @SMALL

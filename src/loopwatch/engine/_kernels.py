@@ -294,8 +294,9 @@ def opex_reference(fixed: F64, ratio: F64, end: F64, non_loop: F64, rerent: F64,
 @_jit
 def _position(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any,
               min_cash: Any, alive: Any, x: Any, wo: Any, need: Any,
-              deficit: Any) -> None:  # pragma: no cover
+              deficit: Any, short0: Any) -> None:  # pragma: no cover
     F, P = cash.shape
+    flag = short0.shape[0] > 0
     for f in range(F):
         mc = min_cash[f]
         for p in range(P):
@@ -309,24 +310,37 @@ def _position(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any,
             else:
                 need[f, p] = 0.0
                 deficit[f, p] = 0.0
+            if flag:  # ``_short`` with nothing raised and this cash
+                short0[f, p] = alive[f, p] and (v < -(1e-9 * (out[f, p] + w
+                                                               + abs(cash[f, p])) + 1e-3))
 
 
 def position(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64,
-             min_cash: F64, alive: NDArray[np.bool_]) -> tuple[F64, F64, F64, F64]:
+             min_cash: F64, alive: NDArray[np.bool_], short0: NDArray[np.bool_] | None = None
+             ) -> tuple[F64, F64, F64, F64]:
     """Cash after the quarter's flows ``x``, what is owed the world ``wo``, and the money
-    wanted (to the buffer ``min_cash`` (F,)) and needed (to zero) by live firms (F, P) each."""
+    wanted (to the buffer ``min_cash`` (F,)) and needed (to zero) by live firms (F, P) each.
+
+    ``short0`` (F, P), if given, gets :func:`short` of a firm that raises nothing
+    and whose cash stays ``cash``: the shortfall of every firm the funding
+    waterfall leaves alone (see :func:`short`).
+    """
     res = np.empty((4, *cash.shape))
+    flags = np.empty((0, 0), np.bool_) if short0 is None else short0
     _position(cash, np.ascontiguousarray(inn), np.ascontiguousarray(out), opex, w_int, w_prin,
-              np.asarray(min_cash, float), alive, res[0], res[1], res[2], res[3])
+              np.asarray(min_cash, float), alive, res[0], res[1], res[2], res[3], flags)
     return res[0], res[1], res[2], res[3]
 
 
 def position_reference(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64,
-                       min_cash: F64, alive: NDArray[np.bool_]) -> tuple[F64, F64, F64, F64]:
+                       min_cash: F64, alive: NDArray[np.bool_],
+                       short0: NDArray[np.bool_] | None = None) -> tuple[F64, F64, F64, F64]:
     """The numpy twin of :func:`position`."""
     wo = opex + w_int + w_prin
     x = cash + inn - out - wo
     need = np.where(alive, np.maximum(min_cash[:, None] - x, 0.0), 0.0)
+    if short0 is not None:
+        short0[...] = alive & (x < -(1e-9 * (out + wo + np.abs(cash)) + 1e-3))
     return x, wo, need, np.where(alive, np.maximum(-x, 0.0), 0.0)
 
 
@@ -724,27 +738,42 @@ def pay_reference(A: F64, r: F64, payer: NDArray[np.int64], rows: NDArray[np.int
 
 @_jit
 def _short(x: Any, fac: Any, debt: Any, eq: Any, wt: Any, stake: Any, out: Any, wo: Any,
-           cash: Any, alive: Any, res: Any) -> None:  # pragma: no cover
-    F, P = x.shape
-    for f in range(F):
+           cash: Any, alive: Any, rows: Any, res: Any) -> None:  # pragma: no cover
+    P = x.shape[1]
+    for i in range(rows.shape[0]):
+        f = rows[i]
         for p in range(P):
             v = x[f, p] + (fac[f, p] + debt[f, p] + eq[f, p] + wt[f, p] + stake[f, p])
             res[f, p] = alive[f, p] and (v < -(1e-9 * (out[f, p] + wo[f, p]
                                                        + abs(cash[f, p])) + 1e-3))
 
 
-def short(x: F64, raised: Any, out: F64, wo: F64, cash: F64,
-          alive: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """Live firms (F, P) still short of cash after raising ``raised`` (a ``Raised``)."""
-    res = np.empty(x.shape, np.bool_)
+def short(x: F64, raised: Any, out: F64, wo: F64, cash: F64, alive: NDArray[np.bool_],
+          short0: NDArray[np.bool_] | None = None,
+          rows: NDArray[np.int64] | None = None) -> NDArray[np.bool_]:
+    """Live firms (F, P) still short of cash after raising ``raised`` (a ``Raised``).
+
+    With ``short0`` from :func:`position` (the same ``x``, ``out``, ``wo``) and
+    ``rows``, the firms whose cash or funding the waterfall may have changed
+    (those that wanted money, and warrant issuers, paid the strike), only those
+    rows are worked out: every other firm raised nothing and kept its cash, so
+    its row of ``short0`` is its answer (``x + 0.0`` compares as ``x``).
+    ``short0`` is updated in place and returned.
+    """
+    if short0 is None or rows is None:
+        res = np.empty(x.shape, np.bool_)
+        rows = np.arange(x.shape[0])
+    else:
+        res = short0
     _short(x, raised.facility, raised.debt, raised.equity, raised.warrant, raised.stake_sale,
-           np.ascontiguousarray(out), wo, cash, alive, res)
+           np.ascontiguousarray(out), wo, cash, alive, np.ascontiguousarray(rows, np.int64), res)
     return res
 
 
 def short_reference(x: F64, raised: Any, out: F64, wo: F64, cash: F64,
-                    alive: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """The numpy twin of :func:`short`."""
+                    alive: NDArray[np.bool_], short0: NDArray[np.bool_] | None = None,
+                    rows: NDArray[np.int64] | None = None) -> NDArray[np.bool_]:
+    """The numpy twin of :func:`short` (every row; ``short0`` and ``rows`` unused)."""
     x = x + raised.total
     res: NDArray[np.bool_] = alive & (x < -(1e-9 * (out + wo + np.abs(cash)) + 1e-3))
     return res

@@ -484,6 +484,13 @@ class Plan:
         return np.arange(self.F), np.ones(self.F)
 
     @cached_property
+    def warrant_issuer(self) -> B8:
+        """(F,) firms that issue a warrant tranche (an exercise pays them the strike)."""
+        out = np.zeros(self.F, bool)
+        out[self.payer[self.wr[self.wt_warrant]]] = True
+        return out
+
+    @cached_property
     def stranded_loss_sums(self) -> tuple[Sum, Sum, Sum | None]:
         """Where a stranded compute commitment's loss goes: its cloud's, on its buyer,
         mechanism 3 (:func:`~loopwatch.engine.resolution.loss_sums` over every commitment)."""

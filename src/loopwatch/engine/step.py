@@ -364,10 +364,14 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
         opex = contract_opex(plan.commercial_in.over(A, nz1), plan.opex_ratio, alive, opex_out)
 
     # 4. funding waterfall
+    short0 = np.empty((F, P), np.bool_)
     x, wo, need, deficit = position(led[Account.cash], inn, out, opex, w_int, w_prin,
-                                    plan.min_cash, alive)
+                                    plan.min_cash, alive, short0)
     got = waterfall(plan, st, need, deficit, mkt)
-    short = short_after(x, got, out, wo, led[Account.cash], alive)
+    # the waterfall changes the cash of the firms that want money (and of warrant issuers,
+    # paid the strike): only their rows of ``short0`` are worked out again
+    moved = np.flatnonzero(nonzero_rows(need, plan.every_firm[0]) | plan.warrant_issuer)
+    short = short_after(x, got, out, wo, led[Account.cash], alive, short0, moved)
     # the quarter's funding: the waterfall's arrays (fresh), debt with the roll-over
     # (the waterfall's arrays are fresh: the roll-over joins its debt in place)
     raised = Raised(got.facility, np.add(got.debt, roll, out=got.debt) if rolled else got.debt,
