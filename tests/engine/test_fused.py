@@ -534,7 +534,7 @@ def _with_twins(monkeypatch: pytest.MonkeyPatch) -> None:
             (Ledger, "to_world", Ledger.to_world_reference),
             (State, "take", State.take_reference), (State, "put", State.put_reference),
             (incidence, "_spmm", incidence.spmm_reference),
-            (step_module, "market", _kernels.market_reference),
+            (step_module, "_market", step_module._market_reference),
             (step_module, "position", _kernels.position_reference),
             (step_module, "world_debt_due", _kernels.world_debt_due_reference),
             (step_module, "opex_kernel", _kernels.opex_reference),
@@ -655,3 +655,4 @@ def test_nonzero_tests_are_numpys_any(seed: int, n: int, P: int) -> None:
     np.testing.assert_array_equal(_fused.nonzero_rows(a, rows), a[rows].any(axis=1))
     b = rng.random((n, P)) < 0.1
     np.testing.assert_array_equal(_fused.cols_with_any(b), np.flatnonzero(b.any(axis=0)))
+    np.testing.assert_array_equal(_fused.rows_with_positive(a), np.flatnonzero((a > 0).any(axis=1)))

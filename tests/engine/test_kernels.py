@@ -51,9 +51,13 @@ def test_market_equals_its_twin(F: int, P: int, seed: int) -> None:
                          stress_response=rng.uniform(0, 2), base_rate=rng.random() / 10,
                          spread=rng.random() / 10, spread_per_leverage=rng.random() / 10,
                          stress_spread=rng.random() / 10, max_debt_to_revenue=rng.uniform(0, 8))
-    args = (bal, np.abs(_money(rng, (F, P))), np.abs(_money(rng, (F, P))), rng.random((1, P)),
-            rng.uniform(-0.05, 0.05, F), cr, np.abs(_money(rng, (F, P))))
-    _same(K.market(*args), K.market_reference(*args))
+    recv, loi, stress = np.abs(_money(rng, (F, P))), np.abs(_money(rng, (F, P))), rng.random((1, P))
+    shock, revenue = rng.uniform(-0.05, 0.05, F), np.abs(_money(rng, (F, P)))
+    coll, share, cap, rate, fac = K.market_reference(bal, recv, loi, stress, shock, cr, revenue)
+    np.testing.assert_array_equal(K.new_rate(bal, stress, shock, cr), rate)
+    rows = np.flatnonzero(rng.random(F) < 0.6)  # some firms, in order
+    _same(K.market_rows(bal, recv[rows], loi[rows], stress, shock, cr, revenue, rows),
+          (coll[rows], share[rows], cap[rows], fac[rows]))
 
 
 @SMALL
@@ -341,6 +345,9 @@ def test_masked_total_equals_its_twin(F: int, C: int, P: int, scale: float, seed
     weight = np.abs(_money(rng, (len(rows),)))
     _same(K.masked_total(s, mask, rows, weight, scale),
           K.masked_total_reference(s, mask, rows, weight, scale))
+    targets = np.flatnonzero(rng.random(F) < 0.5)  # some totals only
+    _same(K.masked_total(s, mask, rows, weight, scale, targets),
+          K.masked_total_reference(s, mask, rows, weight, scale)[targets])
 
 
 @SMALL

@@ -77,6 +77,7 @@ __all__ = [
     "refinance",
     "revalue",
     "revalue_growth",
+    "rows_with_positive",
     "take_cols",
     "transpose_into",
     "transpose_into_reference",
@@ -149,6 +150,21 @@ def cols_with_any(b: B8) -> I64:
         for p in range(P):
             hit[p] = hit[p] | row[p]
     return np.flatnonzero(hit)
+
+
+@_jit
+def rows_with_positive(a: F64) -> I64:
+    """``np.flatnonzero((a > 0).any(axis=1))`` for a 2-d float array (NaN is not > 0)."""
+    out = np.empty(a.shape[0], np.int64)
+    n = 0
+    for i in range(a.shape[0]):
+        row = a[i]
+        for p in range(row.shape[0]):
+            if row[p] > 0:
+                out[n] = i
+                n += 1
+                break
+    return out[:n]
 
 
 @_jit
@@ -599,6 +615,9 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
     stakes sold. Every state array is updated in place; ``out`` (5, F, P),
     uninitialised on entry, gets what each source raised: facility, debt,
     equity, warrant, stake-sale (USD), zero where a firm wants nothing.
+    The market terms ``collateral``, ``debt_cap``, ``facility_rate``,
+    ``new_rate`` and ``loi_share`` are given on the firms that want money only,
+    in firm order ((n, P): row ``i`` the ``i``-th firm with ``need > 0`` on some path).
     """
     F, P = need.shape
     slot = np.full(F, -1, np.int64)  # position of each firm that wants money, else -1
@@ -645,7 +664,7 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
                     out[j, f, p] = 0.0
                 continue
             c0 = facility[f, p]
-            c1 = fmax(fmin(collateral[f, p], debt_cap[f, p]) - debt[f, p] - c0, 0.0)
+            c1 = fmax(fmin(collateral[r, p], debt_cap[r, p]) - debt[f, p] - c0, 0.0)
             c2 = fmax(appetite * mv[f, p] - issued[f, p], 0.0)
             c3 = cap_wt[r, p]
             c4 = cap_stake[r, p]
@@ -673,7 +692,7 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
                 d = w_debt[f, p]
                 total = d + g0
                 if g0 > 0 and total > 0:
-                    w_rate[f, p] = (d * w_rate[f, p] + g0 * facility_rate[f, p]) / total
+                    w_rate[f, p] = (d * w_rate[f, p] + g0 * facility_rate[r, p]) / total
                 w_debt[f, p] = total
                 facility[f, p] -= g0
             if g1 != 0.0:
@@ -683,9 +702,9 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
                 d = w_debt[f, p]
                 total = d + g1
                 if g1 > 0 and total > 0:
-                    w_rate[f, p] = (d * w_rate[f, p] + g1 * new_rate[f, p]) / total
+                    w_rate[f, p] = (d * w_rate[f, p] + g1 * new_rate[r, p]) / total
                 w_debt[f, p] = total
-                loi_debt[f, p] += g1 * loi_share[f, p]
+                loi_debt[f, p] += g1 * loi_share[r, p]
             if g2 != 0.0:
                 cash[f, p] += g2
                 equity[f, p] += g2

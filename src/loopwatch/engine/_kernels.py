@@ -32,10 +32,11 @@ __all__ = [
     "flex_reference",
     "income",
     "income_reference",
-    "market",
     "market_reference",
+    "market_rows",
     "masked_total",
     "masked_total_reference",
+    "new_rate",
     "opex",
     "opex_reference",
     "pay",
@@ -64,53 +65,78 @@ def _jit(fn: _T) -> _T:
 
 
 @_jit
-def _market(bal: Any, recv: Any, parts_loi: Any, stress: Any, shock: Any, adv_compute: float,
-            adv_recv: float, resp: float, base_rate: float, spread: float, spl: float,
-            stress_spread: float, debt_mult: float, revenue_q: Any, coll: Any, loi_share: Any,
-            debt_cap: Any, new_rate: Any, facility_rate: Any) -> None:  # pragma: no cover
-    F, P = recv.shape
+def _new_rate(bal: Any, stress: Any, shock: Any, base_rate: float, spread: float, spl: float,
+              stress_spread: float, out: Any) -> None:  # pragma: no cover
+    F, P = out.shape
     bs = base_rate + spread
     for f in range(F):
         base = bs + shock[f]
-        fac = max(base, 0.0)
         for p in range(P):
-            scale = max(1.0 - resp * stress[p], 0.0)
-            pl = parts_loi[f, p]
-            c = scale * (adv_compute * bal[1, f, p] + adv_recv * recv[f, p] + pl)
-            coll[f, p] = c
-            loi_share[f, p] = (scale * pl) / c if c > 0 else 0.0
             assets = bal[0, f, p] + bal[1, f, p] + bal[2, f, p] + bal[3, f, p] \
                 + bal[4, f, p] + bal[5, f, p]
             lev = bal[6, f, p] / assets if assets > 1.0 else 5.0
             lev = min(max(lev, 0.0), 5.0)
             r = base + spl * lev + stress_spread * stress[p]
-            new_rate[f, p] = max(r, 0.0)
-            facility_rate[f, p] = fac + 0.0 * stress[p]
-            debt_cap[f, p] = debt_mult * revenue_q[f, p]
+            out[f, p] = max(r, 0.0)
 
 
-def market(bal: F64, recv: F64, parts_loi: F64, stress: F64, shock: F64, cr: Any,
-           revenue_q: F64) -> tuple[F64, F64, F64, F64, F64]:
-    """Collateral, LOI share, debt cap, new-loan rate and facility rate (F, P) each.
+def new_rate(bal: F64, stress: F64, shock: F64, cr: Any) -> F64:
+    """The new-loan rate (F, P), annual: base rate + spread + the credit shock (``shock``
+    (F,)), plus ``spread_per_leverage`` × debt / assets (clipped to [0, 5]) and
+    ``stress_spread`` × ``stress`` (P,); at least 0. The term of the credit market that
+    reads cash and debt (see :func:`market_reference`, the twin of both kernels)."""
+    F, P = bal.shape[1:]
+    out = np.empty((F, P))
+    _new_rate(bal, np.ascontiguousarray(stress, dtype=np.float64).reshape(P),
+              np.asarray(shock, float), cr.base_rate, cr.spread, cr.spread_per_leverage,
+              cr.stress_spread, out)
+    return out
 
-    ``bal`` (9, F, P) the ledger, ``recv`` (F, P) binding receivables still to
-    come, ``parts_loi`` (F, P) the advance on open conditional deals,
-    ``stress`` (P,), ``shock`` (F,) this quarter's credit shock, ``cr`` the
-    scenario's :class:`~loopwatch.model.CreditConditions`.
-    """
-    F, P = recv.shape
-    out = np.empty((5, F, P))
-    _market(bal, np.ascontiguousarray(recv), np.ascontiguousarray(parts_loi),
-            np.ascontiguousarray(stress, dtype=np.float64).reshape(P), np.asarray(shock, float),
-            cr.advance_compute, cr.advance_receivables, cr.stress_response, cr.base_rate,
-            cr.spread, cr.spread_per_leverage, cr.stress_spread, cr.max_debt_to_revenue * 4.0,
-            np.ascontiguousarray(revenue_q), out[0], out[1], out[2], out[3], out[4])
-    return out[0], out[1], out[2], out[3], out[4]
+
+@_jit
+def _market_rows(bal: Any, recv: Any, parts_loi: Any, stress: Any, shock: Any,
+                 adv_compute: float, adv_recv: float, resp: float, base_rate: float,
+                 spread: float, debt_mult: float, revenue_q: Any, rows: Any, coll: Any,
+                 loi_share: Any, debt_cap: Any, facility_rate: Any) -> None:  # pragma: no cover
+    P = recv.shape[1]
+    bs = base_rate + spread
+    for i in range(rows.shape[0]):
+        f = rows[i]
+        fac = max(bs + shock[f], 0.0)
+        for p in range(P):
+            scale = max(1.0 - resp * stress[p], 0.0)
+            pl = parts_loi[i, p]
+            c = scale * (adv_compute * bal[1, f, p] + adv_recv * recv[i, p] + pl)
+            coll[i, p] = c
+            loi_share[i, p] = (scale * pl) / c if c > 0 else 0.0
+            facility_rate[i, p] = fac + 0.0 * stress[p]
+            debt_cap[i, p] = debt_mult * revenue_q[f, p]
+
+
+def market_rows(bal: F64, recv: F64, parts_loi: F64, stress: F64, shock: F64, cr: Any,
+                revenue_q: F64, rows: NDArray[np.int64]) -> tuple[F64, F64, F64, F64]:
+    """Collateral, LOI share, debt cap and facility rate on the firms ``rows`` only ((n, P)
+    each, row ``i`` firm ``rows[i]``): lendable value (compute assets, receivables
+    ``recv`` and the LOI advance ``parts_loi``, given on those rows, at their advance
+    rates, scaled down by ``stress``), the part of it on LOIs, ``max_debt_to_revenue``
+    × annual revenue, and the facility rate (see :func:`market_reference`)."""
+    n, P = len(rows), bal.shape[2]
+    out = np.empty((4, n, P))
+    _market_rows(bal, np.ascontiguousarray(recv, np.float64),
+                 np.ascontiguousarray(parts_loi, np.float64),
+                 np.ascontiguousarray(stress, dtype=np.float64).reshape(P),
+                 np.asarray(shock, float), cr.advance_compute, cr.advance_receivables,
+                 cr.stress_response, cr.base_rate, cr.spread, cr.max_debt_to_revenue * 4.0,
+                 np.ascontiguousarray(revenue_q, np.float64),
+                 np.ascontiguousarray(rows, np.int64), out[0], out[1], out[2], out[3])
+    return out[0], out[1], out[2], out[3]
 
 
 def market_reference(bal: F64, recv: F64, parts_loi: F64, stress: F64, shock: F64, cr: Any,
                      revenue_q: F64) -> tuple[F64, F64, F64, F64, F64]:
-    """The numpy twin of :func:`market`."""
+    """The credit market in numpy, every firm at once: collateral, LOI share, debt cap,
+    new-loan rate and facility rate (F, P) each; the twin of :func:`new_rate` and
+    :func:`market_rows`."""
     scale = np.maximum(1.0 - cr.stress_response * stress, 0.0)
     coll = scale * (cr.advance_compute * bal[1] + cr.advance_receivables * recv + parts_loi)
     loi_share = np.divide(scale * parts_loi, coll, out=np.zeros_like(coll), where=coll > 0)
@@ -1269,10 +1295,11 @@ def clear_paths(Ak: F64, pk: NDArray[np.int64], qk: NDArray[np.int64], e: F64, c
 
 @_jit
 def _masked_total(indptr: Any, indices: Any, data: Any, mask: Any, rows: Any, weight: Any,
-                  scale: float, out: Any) -> None:  # pragma: no cover
+                  scale: float, targets: Any, out: Any) -> None:  # pragma: no cover
     n, P = out.shape
-    for i in range(n):
-        row = out[i]
+    for t in range(n):
+        i = targets[t]
+        row = out[t]
         a0, a1 = indptr[i], indptr[i + 1]
         if a0 == a1:
             for p in range(P):
@@ -1292,26 +1319,29 @@ def _masked_total(indptr: Any, indices: Any, data: Any, mask: Any, rows: Any, we
 
 
 def masked_total(s: Sum, mask: NDArray[np.bool_], rows: NDArray[np.int64], weight: F64,
-                 scale: float = 1.0) -> F64:
+                 scale: float = 1.0, targets: NDArray[np.int64] | None = None) -> F64:
     """``scale × (s @ (mask[rows] × weight[:, None]))`` without building the (k, P) product.
 
     ``s`` totals ``k = len(rows)`` inputs; input ``j`` is row ``rows[j]`` of the
     flags ``mask`` (C, P) valued at ``weight[j]``. Used for the receivables still
     to come (live contracts × remaining value) and the LOI advance (open deals ×
-    their value).
+    their value). With ``targets``, only those rows of the total ((len(targets), P),
+    the same numbers).
     """
     indptr, indices, data = s.csr
-    out = np.empty((s.n, mask.shape[1]))
+    tg = np.arange(s.n) if targets is None else np.ascontiguousarray(targets, np.int64)
+    out = np.empty((len(tg), mask.shape[1]))
     _masked_total(indptr, indices, data, mask, np.ascontiguousarray(rows, np.int64),
-                  np.ascontiguousarray(weight, np.float64), float(scale), out)
+                  np.ascontiguousarray(weight, np.float64), float(scale), tg, out)
     return out
 
 
 def masked_total_reference(s: Sum, mask: NDArray[np.bool_], rows: NDArray[np.int64],
-                           weight: F64, scale: float = 1.0) -> F64:
+                           weight: F64, scale: float = 1.0,
+                           targets: NDArray[np.int64] | None = None) -> F64:
     """The numpy twin of :func:`masked_total`."""
     out: F64 = scale * (s @ (mask[rows] * weight[:, None]))
-    return out
+    return out if targets is None else out[targets]
 
 
 @_jit

@@ -32,6 +32,7 @@ buffer raises all it can.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,6 +76,66 @@ class Market:
     facility_rate: F64
 
 
+class LazyMarket:
+    """:class:`Market` whose terms but the new-loan rate are worked out when read, for the
+    firms asked for.
+
+    The funding waterfall reads the terms on the firms that want money only
+    (a few of them), the roll-over the new-loan rate where debt matures. The
+    rate depends on cash and debt, which the roll-over changes next, so it is
+    worked out for every firm at once, here; the other terms read the firms'
+    compute assets, the contracts in force and the open deals, which do not
+    change before the quarter's settlement, so they are worked out when first
+    asked for (:meth:`rows`), with the same numbers as :func:`market` would
+    have given here. The full arrays (``collateral`` …) are there for any
+    other reader (the numpy twin), computed on first access.
+    """
+
+    def __init__(self, plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> None:
+        from loopwatch.engine import _kernels  # (the kernels import the state module)
+
+        self._k = _kernels
+        self._plan, self._at, self._cr = plan, plan.at(t), plan.scenario.credit
+        self._bal, self._live, self._open = st.ledger.bal, st.live, st.open
+        self._stress, self._shock, self._revenue_q = stress, plan.shock_credit[t], revenue_q
+        self.new_rate: F64 = _kernels.new_rate(st.ledger.bal, stress, self._shock, self._cr)
+
+    def rows(self, R: NDArray[np.int64]) -> tuple[F64, F64, F64, F64, F64]:
+        """Collateral, LOI share, debt cap, new-loan rate and facility rate of the firms
+        ``R`` ((len(R), P) each)."""
+        at, cr, k = self._at, self._cr, self._k
+        recv = k.masked_total(at.recv_sum, self._live, at.recv_rows, at.recv_value, targets=R)
+        loi = k.masked_total(at.loi_sum, self._open, at.loi_rows, at.loi_value, cr.advance_loi,
+                             targets=R)
+        coll, share, cap, fac = k.market_rows(self._bal, recv, loi, self._stress, self._shock,
+                                              cr, self._revenue_q, R)
+        return coll, share, cap, self.new_rate[R], fac
+
+    @cached_property
+    def _full(self) -> tuple[F64, F64, F64, F64, F64]:
+        return self.rows(np.arange(self._plan.F))
+
+    @property
+    def collateral(self) -> F64:
+        return self._full[0]
+
+    @property
+    def loi_share(self) -> F64:
+        return self._full[1]
+
+    @property
+    def debt_cap(self) -> F64:
+        return self._full[2]
+
+    @property
+    def facility_rate(self) -> F64:
+        return self._full[4]
+
+
+Terms = Market | LazyMarket
+"""The credit market's terms of a quarter, as the funding waterfall takes them."""
+
+
 @dataclass
 class Raised:
     """Money raised this quarter by source, USD (F, P) each."""
@@ -105,7 +166,7 @@ def _holder_inc(plan: Plan) -> tuple[Sum, Sum]:
             plan.incidence(k, plan.payer[plan.wr], world=True))
 
 
-def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Raised:
+def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms) -> Raised:
     """Raise up to ``need`` (F, P) for firms that can cover ``deficit`` (F, P); post it.
 
     Parameters
@@ -115,7 +176,7 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
         Money wanted (to reach the buffer), USD ≥ 0.
     deficit : ndarray, shape (F, P)
         Money needed to end the quarter with cash ≥ 0, USD ≥ 0 (≤ need).
-    mkt : Market
+    mkt : Market or LazyMarket
 
     Returns
     -------
@@ -131,19 +192,27 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Ra
     led, eqm = st.ledger, plan.scenario.equity
     ix = kernel_index(plan)
     out = np.empty((len(SOURCES), *st.alive.shape))  # (the kernel writes every cell)
+    need = _c(need)
+    # the market terms of the firms that want money only (the kernel's rows, in firm order)
+    R = _fused.rows_with_positive(need)
+    if isinstance(mkt, LazyMarket):
+        coll, share, cap, rate, fac = mkt.rows(R)
+    else:
+        coll, share, cap, rate, fac = (mkt.collateral[R], mkt.loi_share[R], mkt.debt_cap[R],
+                                       mkt.new_rate[R], mkt.facility_rate[R])
     _fused.waterfall(
-        _c(need), _c(deficit), _c(st.alive, np.bool_), led.bal, led.world_cash,
-        owned(st, "facility"), _c(mkt.collateral), _c(mkt.debt_cap), _c(st.mv),
+        need, _c(deficit), _c(st.alive, np.bool_), led.bal, led.world_cash,
+        owned(st, "facility"), _c(coll), _c(cap), _c(st.mv),
         owned(st, "issued"), owned(st, "units"), float(eqm.issuance_appetite),
         1.0 - float(eqm.stake_haircut), owned(st, "world_debt"), owned(st, "world_rate"),
-        owned(st, "loi_debt"), _c(mkt.facility_rate), _c(mkt.new_rate), _c(mkt.loi_share),
+        owned(st, "loi_debt"), _c(fac), _c(rate), _c(share),
         ix.wt_holder, ix.wt_issuer, ix.wt_strike, owned(st, "wt_left"),
         _c(st.wt_vested, np.bool_), owned(st, "wt_val"), _c(st.price), ix.eq_payer,
         ix.eq_payee, owned(st, "stake_units"), owned(st, "stake_val"), out)
     return Raised(*out)
 
 
-def waterfall_reference(plan: Plan, st: State, need: F64, deficit: F64, mkt: Market) -> Raised:
+def waterfall_reference(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms) -> Raised:
     """:func:`waterfall` in numpy (the twin)."""
     led, eqm = st.ledger, plan.scenario.equity
     P, F = st.P, plan.F

@@ -47,7 +47,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine._kernels import clear_paths, resolve_calm
 from loopwatch.engine.events import EventLog
-from loopwatch.engine.funding import Market, Raised, waterfall
+from loopwatch.engine.funding import Raised, Terms, waterfall
 from loopwatch.engine.incidence import Sum, cached_sum
 from loopwatch.engine.ledger import Account
 from loopwatch.engine.plan import Kind, Plan
@@ -289,7 +289,7 @@ def _apply_default(plan: Plan, st: State, t: int, cols: I64, cl: Claims,
     return A, world
 
 
-def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Market,
+def resolve(plan: Plan, st: State, t: int, cl: Claims, short: B8, mkt: Terms,
             raised: Raised, rows: I64 | None = None) -> tuple[F64, B8, I64]:
     """Clear the quarter's obligations with cascades; update ``cl`` in place.
 

@@ -52,8 +52,9 @@ from loopwatch.engine._kernels import backstop as backstop_kernel
 from loopwatch.engine._kernels import (
     contract_opex,
     flag_rows,
-    market,
+    market_reference,
     masked_total,
+    masked_total_reference,
     opex_cols,
     pay,
     position,
@@ -72,6 +73,7 @@ from loopwatch.engine.draws import Draws
 from loopwatch.engine.events import EventLog
 from loopwatch.engine.funding import (
     SOURCES,
+    LazyMarket,
     Market,
     Raised,
     add_world_debt,
@@ -238,16 +240,25 @@ def _decide(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> None:
             terminate(plan, st, t, plan.dependents(every), ev)
 
 
-def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Market:
+def _market(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> LazyMarket:
+    """The quarter's credit terms: the new-loan rate now, the rest when the waterfall asks
+    (:class:`~loopwatch.engine.funding.LazyMarket`, the same numbers); the twin is
+    :func:`_market_reference`."""
+    return LazyMarket(plan, st, t, stress, revenue_q)
+
+
+def _market_reference(plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> Market:
+    """:func:`_market` in numpy, every term of every firm at once (the twin)."""
     cr = plan.scenario.credit
     led = st.ledger
     # sums over the contracts that can contribute only (the others add exact zeros; the
     # lists are the plan's, :meth:`Plan.at`): binding receivables still to come, and
     # conditional deals (only they can be open)
     at = plan.at(t)
-    recv = masked_total(at.recv_sum, st.live, at.recv_rows, at.recv_value)
-    parts_loi = masked_total(at.loi_sum, st.open, at.loi_rows, at.loi_value, cr.advance_loi)
-    coll, loi_share, debt_cap, new_rate, facility_rate = market(
+    recv = masked_total_reference(at.recv_sum, st.live, at.recv_rows, at.recv_value)
+    parts_loi = masked_total_reference(at.loi_sum, st.open, at.loi_rows, at.loi_value,
+                                       cr.advance_loi)
+    coll, loi_share, debt_cap, new_rate, facility_rate = market_reference(
         led.bal, recv, parts_loi, stress, plan.shock_credit[t], cr, revenue_q)
     return Market(collateral=coll, loi_share=loi_share, debt_cap=debt_cap, new_rate=new_rate,
                   facility_rate=facility_rate)
