@@ -250,6 +250,7 @@ def simulate(
         P = hi - lo
         # (the last chunk's largest arrays are reused, zeroed: see ``State``)
         st = State(plan, P, dm[lo:hi], reuse=st)
+        st.keep_cash_start = "cash_change" in per_quarter
         dr = draw(plan, root, lo, hi, deterministic=det)
         rec = Recorder(plan, {n: out[n][lo:hi] for n in per_quarter})
         log = EventLog(events)

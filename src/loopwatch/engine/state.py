@@ -160,6 +160,9 @@ class State:
             return np.zeros(shape)
 
         self.P = P
+        # whether a quarter keeps its opening cash (for the ``cash_change`` variable only: a
+        # copy of a (F, P) array a quarter, which a run that does not record it skips)
+        self.keep_cash_start = True
         led = self.ledger = Ledger(P, F)
         ones = np.ones((1, P))
 

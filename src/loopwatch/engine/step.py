@@ -122,7 +122,7 @@ class Quarter:
     depreciation: F64
     raised: Raised
     ledger: Ledger  # at the quarter's end (until the next quarter posts)
-    cash_start: F64  # cash at the quarter's start
+    cash_start: F64 | None  # cash at the quarter's start (None: not kept, see ``State``)
     world_start: F64  # (P,) the world's cash at the quarter's start
     A: F64  # (E, P) due on each edge
     paid: F64  # (E, P)
@@ -133,6 +133,8 @@ class Quarter:
 
     @cached_property
     def cash_change(self) -> F64:
+        if self.cash_start is None:
+            raise RuntimeError("this run keeps no cash_change (State.keep_cash_start is off)")
         out: F64 = self.ledger[Account.cash] - self.cash_start
         return out
 
@@ -270,7 +272,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     led = st.ledger
     E = plan.edges
     g = E.groups
-    cash_start = led[Account.cash].copy()
+    cash_start = led[Account.cash].copy() if st.keep_cash_start else None
     world_start = led.world_cash.copy()
     st.issued = np.zeros((F, P))
     alive = st.alive
