@@ -225,6 +225,9 @@ class State:
         self.rev_prev = col(plan.rev0_q)
         self.cond_ok: B8 = np.zeros((len(plan.cond_metric), P), bool)
         self.issued = np.zeros((F, P))  # equity issued this quarter
+        # end revenue of the quarter: the developers' rows are written every quarter, the
+        # others are zero (kept from quarter to quarter, not allocated and zeroed each time)
+        self.end = np.zeros((F, P))
         # what the flex cut from each tranche this quarter (only milestone rows are ever
         # written, and the flex zeroes them first: kept from quarter to quarter)
         self.items_cut = np.zeros((len(plan.item_amount), P))

@@ -284,7 +284,7 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     _decide(plan, st, t, dr, ev)
 
     # 1. demand
-    end = np.zeros((F, P))
+    end = st.end  # (the developers' rows are written below; the others stay zero)
     demand = np.zeros(P)
     if len(plan.dev_firm):
         # sentiment reads the growth of the scenario's demand path, which a run's
