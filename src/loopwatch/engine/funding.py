@@ -86,9 +86,10 @@ class LazyMarket:
     worked out for every firm at once, here; the other terms read the firms'
     compute assets, the contracts in force and the open deals, which do not
     change before the quarter's settlement, so they are worked out when first
-    asked for (:meth:`rows`), with the same numbers as :func:`market` would
-    have given here. The full arrays (``collateral`` …) are there for any
-    other reader (the numpy twin), computed on first access.
+    asked for (:meth:`rows`), with the same numbers as the whole market
+    (:func:`~loopwatch.engine._kernels.market_reference`) would have given here.
+    The full arrays (``collateral`` …) are there for any other reader, computed on
+    first access. Read it before the quarter's settlement.
     """
 
     def __init__(self, plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> None:

@@ -108,9 +108,10 @@ class Quarter:
     due, payments into the network) are totalled when first read, from the
     quarter's edge arrays: a run that records few variables does not pay for
     the others. Per-contract flows (C, P) are computed only when asked for.
-    The cash changes are taken from the ledger as it stands, so a quarter's
-    are read before the next quarter runs (the recorder reads each quarter
-    right after it).
+    A quarter is read before the next one runs (the recorder reads each
+    quarter right after it): its cash changes are taken from the ledger as it
+    stands, and its end revenue is the state's buffer, which the next quarter
+    overwrites.
     """
 
     plan: Plan
