@@ -463,6 +463,20 @@ def test_waterfall(seed: int, P: int, book: str) -> None:
 
 @FAST
 @given(seeds, paths, books)
+def test_the_waterfall_moves_the_cash_of_the_firms_it_says_only(seed: int, P: int,
+                                                                book: str) -> None:
+    plan, st, _, rng = _twins(book, P, seed)
+    need, deficit = _needs(rng, plan.F, P)
+    need[plan.warrant_issuer] = 0.0  # issuers that want nothing: only an exercise moves them
+    st.wt_vested[:] = True  # every tranche exercisable: holders that want money exercise
+    cash = st.ledger[Account.cash].copy()
+    funding.waterfall(plan, st, need, deficit, _market(rng, plan.F, P))
+    changed = np.flatnonzero((st.ledger[Account.cash] != cash).any(axis=1))
+    assert set(changed) <= set(funding.moved_by_waterfall(plan, need))
+
+
+@FAST
+@given(seeds, paths, books)
 def test_exercise_and_world_debt(seed: int, P: int, book: str) -> None:
     plan, a, b, rng = _twins(book, P, seed)
     frac = rng.uniform(0, 1, (len(plan.wt_shares), P)) * (rng.random((len(plan.wt_shares), P))

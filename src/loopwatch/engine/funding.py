@@ -213,6 +213,16 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms) -> Rai
     return Raised(*out)
 
 
+def moved_by_waterfall(plan: Plan, need: F64) -> NDArray[np.int64]:
+    """The firms (sorted) whose cash :func:`waterfall` may change given ``need`` (F, P): those
+    that want money on some path (they draw, borrow, issue, exercise and sell), and the
+    issuers of warrants (an exercise pays them the strike). Every other firm raises
+    nothing and keeps its cash."""
+    wants = _fused.rows_with_positive(np.ascontiguousarray(need, np.float64))
+    out: NDArray[np.int64] = np.union1d(wants, np.flatnonzero(plan.warrant_issuer))
+    return out
+
+
 def waterfall_reference(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms) -> Raised:
     """:func:`waterfall` in numpy (the twin)."""
     led, eqm = st.ledger, plan.scenario.equity

@@ -78,6 +78,7 @@ from loopwatch.engine.funding import (
     Raised,
     add_world_debt,
     exercise_warrants,
+    moved_by_waterfall,
     waterfall,
 )
 from loopwatch.engine.ledger import Account, Ledger
@@ -382,10 +383,10 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     x, wo, need, deficit = position(led[Account.cash], inn, out, opex, w_int, w_prin,
                                     plan.min_cash, alive, short0)
     got = waterfall(plan, st, need, deficit, mkt)
-    # the waterfall changes the cash of the firms that want money (and of warrant issuers,
-    # paid the strike): only their rows of ``short0`` are worked out again
-    moved = np.flatnonzero(nonzero_rows(need, plan.every_firm[0]) | plan.warrant_issuer)
-    short = short_after(x, got, out, wo, led[Account.cash], alive, short0, moved)
+    # only the rows of ``short0`` whose cash or funding the waterfall may have moved are
+    # worked out again
+    short = short_after(x, got, out, wo, led[Account.cash], alive, short0,
+                        moved_by_waterfall(plan, need))
     # the quarter's funding: the waterfall's arrays (fresh), debt with the roll-over
     # (the waterfall's arrays are fresh: the roll-over joins its debt in place)
     raised = Raised(got.facility, np.add(got.debt, roll, out=got.debt) if rolled else got.debt,
