@@ -158,39 +158,61 @@ def dtype_of(name: str, dtype: np.dtype[Any]) -> np.dtype[Any]:
 
 
 class Recorder:
-    """Writes the chosen variables of one chunk into ``buffers``, staged quarter by quarter.
+    """Writes the chosen variables of one chunk into ``buffers``, staged a few quarters at a time.
 
     ``buffers`` maps each name to a ``(P, Q, ...)`` array (see :func:`shape`),
     typically the chunk's rows of the run's result, so that nothing is copied
     afterwards. Each quarter's values are entity-major (``(F, P)``); written
     straight into a path-major buffer they would touch one cache line per path
     every quarter, a few bytes at a time. They are staged instead in
-    ``(Q, ..., P)`` arrays of the storage dtype, which a quarter fills
-    contiguously, and :meth:`finish` writes each path's row of the result once,
-    whole. The stored values are the same (the same casts, from the same
-    numbers); the stage costs one chunk's worth of the recorded variables.
+    ``(BLOCK, ..., P)`` arrays of the storage dtype, which a quarter fills
+    contiguously; every ``BLOCK`` quarters (and at :meth:`finish`) each path's
+    row of the result gets those quarters at once, by a tiled transpose. The
+    stored values are the same (the same casts, from the same numbers); the
+    stage costs ``BLOCK`` quarters of the chunk's recorded variables.
     """
+
+    BLOCK = 8
+    """Quarters staged before they are written out (8: a path's row of a firm variable
+    gets 8 × 34 values at once, and the stage is a quarter of a 32-quarter chunk's)."""
 
     def __init__(self, plan: Plan, buffers: dict[str, NDArray[Any]]) -> None:
         self.plan, self.names = plan, list(buffers)
         self.buf = buffers
         self.get = {n: FIRM_VARIABLES.get(n) or CONTRACT_VARIABLES.get(n) or PATH_VARIABLES[n]
                     for n in buffers}
-        # (Q, ..., P): the buffer's axes with the path axis moved last
-        self.stage = {n: np.empty((*b.shape[1:], b.shape[0]), b.dtype)
-                      for n, b in buffers.items()}
+        # (BLOCK, ..., P): the buffer's axes with the path axis moved last
+        self.stage = {n: np.empty((min(self.BLOCK, b.shape[1]), *b.shape[2:], b.shape[0]),
+                                  b.dtype) for n, b in buffers.items()}
+        self.start = 0  # the first quarter in the stage
+        self.count = 0  # quarters staged
 
     def record(self, t: int, st: State, q: Quarter) -> None:
-        """Stage quarter ``t`` (entity-major, as the state holds it)."""
+        """Stage quarter ``t`` (entity-major, as the state holds it); quarters come in order."""
+        if self.count == 0:
+            self.start = t
         for n, s in self.stage.items():
-            s[t] = self.get[n](self.plan, st, q)
+            s[self.count] = self.get[n](self.plan, st, q)
+        self.count += 1
+        if self.count == self.BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the staged quarters into the buffers and empty the stage."""
+        k, t0 = self.count, self.start
+        if not k:
+            return
+        for n, b in self.buf.items():
+            # (k, ..., P) → (P, k, ...): the quarters' part of each path's row
+            s = self.stage[n][:k]
+            part = b[:, t0:t0 + k]
+            flat = part.reshape(part.shape[0], -1)  # a view when the quarters are contiguous
+            if flat.ctypes.data == part.ctypes.data:
+                _fused.transpose_into(s.reshape(-1, s.shape[-1]), flat)
+            else:
+                part[...] = np.moveaxis(s, -1, 0)
+        self.count = 0
 
     def finish(self) -> None:
-        """Write the staged quarters into the buffers (after the chunk's last quarter)."""
-        for n, b in self.buf.items():
-            # (Q, ..., P) → (P, Q, ...): the result's rows, written path by path
-            s = self.stage[n]
-            if b.flags.c_contiguous:  # (a reshape of ``b`` is then a view of it)
-                _fused.transpose_into(s.reshape(-1, s.shape[-1]), b.reshape(b.shape[0], -1))
-            else:
-                b[...] = np.moveaxis(s, -1, 0)
+        """Write what is still staged (after the chunk's last quarter)."""
+        self.flush()
