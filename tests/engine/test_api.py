@@ -223,3 +223,20 @@ def test_a_residual_value_guarantee_pays_for_a_lapsed_renewal(base) -> None:
 def test_a_backstop_covers_capacity_only() -> None:
     with pytest.raises(DealBookError, match=r"contracts\[1\]\.covers.*converts to a equity"):
         _guaranteed_renewal(0.5, converts_to="equity_investment")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_staged_record_equals_quarter_by_quarter_writes(dtype: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 11 quarters: one full block of staged quarters and a partial one; chunks of 7 and a rest
+    from loopwatch import load_deal_book, load_scenario
+    from loopwatch.engine.record import Recorder
+
+    book, sc = load_deal_book("ai-compute-2025"), load_scenario("bear")
+    kw = dict(paths=17, seed=2, chunk=7, horizon=11, variables="all", dtype=dtype)
+    staged = simulate(book, sc, **kw)  # type: ignore[arg-type]
+    monkeypatch.setattr(Recorder, "BLOCK", 1)  # every quarter written out at once
+    direct = simulate(book, sc, **kw)  # type: ignore[arg-type]
+    assert len(staged.periods) == 11
+    for name in staged.data.data_vars:
+        np.testing.assert_array_equal(staged.data[name].values, direct.data[name].values, name)
