@@ -37,7 +37,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from loopwatch.engine import _fused
+from loopwatch.engine import _fused, _kernels
 from loopwatch.engine.incidence import Sum
 from loopwatch.engine.ledger import Account, Ledger
 from loopwatch.engine.plan import Plan
@@ -93,9 +93,6 @@ class LazyMarket:
     """
 
     def __init__(self, plan: Plan, st: State, t: int, stress: F64, revenue_q: F64) -> None:
-        from loopwatch.engine import _kernels  # (the kernels import the state module)
-
-        self._k = _kernels
         self._plan, self._at, self._cr = plan, plan.at(t), plan.scenario.credit
         self._bal, self._live, self._open = st.ledger.bal, st.live, st.open
         self._stress, self._shock, self._revenue_q = stress, plan.shock_credit[t], revenue_q
@@ -104,7 +101,7 @@ class LazyMarket:
     def rows(self, R: NDArray[np.int64]) -> tuple[F64, F64, F64, F64, F64]:
         """Collateral, LOI share, debt cap, new-loan rate and facility rate of the firms
         ``R`` ((len(R), P) each)."""
-        at, cr, k = self._at, self._cr, self._k
+        at, cr, k = self._at, self._cr, _kernels
         recv = k.masked_total(at.recv_sum, self._live, at.recv_rows, at.recv_value, targets=R)
         loi = k.masked_total(at.loi_sum, self._open, at.loi_rows, at.loi_value, cr.advance_loi,
                              targets=R)
