@@ -388,7 +388,7 @@ def test_revalue(seed: int, P: int, book: str, one_default: bool) -> None:
     newly = rng.random((plan.F, P)) < 0.1
     if one_default:  # at most one new default a path: the core share is then exact
         newly &= np.arange(plan.F)[:, None] == rng.integers(plan.F, size=P)
-    z = rng.normal(size=(plan.F, P))
+    z = rng.normal(size=(int(plan.has_shares.sum()), P))  # (listed firms only)
     valuation.revalue(plan, a, t, revenue, demand, newly, z)
     valuation.revalue_reference(plan, b, t, revenue, demand, newly, z)
     _assert_same(a, b, rtol=0.0 if one_default else 1e-12)
@@ -509,7 +509,7 @@ def test_kernels_treat_each_path_on_its_own(seed: int, P: int) -> None:
     need, deficit = _needs(rng, plan.F, P)
     mkt = _market(rng, plan.F, P)
     revenue, demand = np.abs(_money(rng, (plan.F, P))), np.abs(_money(rng, (P,)))
-    newly, z = rng.random((plan.F, P)) < 0.1, rng.normal(size=(plan.F, P))
+    newly, z = rng.random((plan.F, P)) < 0.1, rng.normal(size=(int(plan.has_shares.sum()), P))
     end = np.abs(_money(rng, (plan.F, P)))
     for x, c in ((s, slice(None)), (part, cols)):
         got = funding.waterfall(plan, x, need[:, c], deficit[:, c], _market_cols(mkt, np.arange(P)[c]))

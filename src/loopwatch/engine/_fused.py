@@ -819,13 +819,15 @@ def vintage(dep_change: F64, t: int, amount: F64, life: F64) -> None:
 
 @_jit
 def revalue_growth(demand: F64, demand_prev: F64, revenue: F64, rev_prev: F64, volatility: float,
-                   has_shares: B8, eta: F64, z: F64, ratio: F64) -> None:
+                   has_shares: B8, listed: I64, eta: F64, z: F64, ratio: F64) -> None:
     """First half of :func:`revalue`: the arguments of its logarithms, and the new ``eta``.
 
     ``ratio`` (F + 1, P) gets ``max(revenue, 1) / max(rev_prev, 1)`` per firm
     and, in row F, ``max(demand, 1) / max(demand_prev, 1)``; ``eta`` (F, P)
-    steps its AR(1) in place when ``volatility`` > 0. The caller takes the
-    logarithms (numpy's vectorised ``log``, as the twin does).
+    steps its AR(1) in place when ``volatility`` > 0, with the shocks ``z``
+    (L, P) of the firms ``listed`` (L,) (``flatnonzero(has_shares)``; the
+    others' ``eta`` is 0). The caller takes the logarithms (numpy's vectorised
+    ``log``, as the twin does).
     """
     F, P = revenue.shape
     for f in range(F):
@@ -836,9 +838,12 @@ def revalue_growth(demand: F64, demand_prev: F64, revenue: F64, rev_prev: F64, v
     if volatility > 0:
         k = 0.5 * volatility
         for f in range(F):
-            listed = has_shares[f]
+            if not has_shares[f]:
+                eta[f, :] = 0.0
+        for j in range(listed.shape[0]):
+            e, zj = eta[listed[j]], z[j]
             for p in range(P):
-                eta[f, p] = 0.9 * eta[f, p] + k * z[f, p] if listed else 0.0
+                e[p] = 0.9 * e[p] + k * zj[p]
 
 
 @_jit

@@ -39,8 +39,9 @@ class Draws:
     ----------
     demand : ndarray, shape (Q, 1 + D, P)
         Row 0 is the common demand factor, then one idiosyncratic shock per developer.
-    price : ndarray, shape (Q, F, P)
-        Idiosyncratic market-value shocks (drawn for firms with listed shares, 0 otherwise).
+    price : ndarray, shape (Q, L, P)
+        Idiosyncratic market-value shocks of the ``L`` firms with listed shares (in firm
+        order: row ``j`` is firm ``flatnonzero(plan.has_shares)[j]``); the others have none.
     convert : ndarray, shape (C, P)
         Uniforms deciding the conversion of conditional contracts.
     """
@@ -65,8 +66,17 @@ def _child(root: np.random.SeedSequence, block: int) -> np.random.SeedSequence:
 
 
 def draw(plan: Plan, root: np.random.SeedSequence, lo: int, hi: int, *,
-         deterministic: bool) -> Draws:
+         deterministic: bool, reuse: Draws | None = None) -> Draws:
     """Draws for paths ``lo`` ≤ path < ``hi`` (all zero / one half when deterministic).
+
+    ``reuse``: the draws of an earlier chunk of the same plan, whose arrays are
+    overwritten if they have the right shapes (a run's chunks draw into the same
+    memory instead of first-touching fresh pages each time); it must not be used
+    afterwards.
+
+    Each block's generator draws straight into a block-sized scratch array
+    (``out=``), whose part inside [lo, hi) is then copied into place: the
+    numbers are those of ``gen.standard_normal(shape)``, without allocating.
 
     Examples
     --------
@@ -80,20 +90,31 @@ def draw(plan: Plan, root: np.random.SeedSequence, lo: int, hi: int, *,
     >>> bool(np.array_equal(a[..., 60:70], b))
     True
     """
-    P, Q, F, C = hi - lo, plan.Q, plan.F, plan.C
+    P, Q, C = hi - lo, plan.Q, plan.C
     D = len(plan.dev_firm)
+    L = int(np.count_nonzero(plan.has_shares))
+    shapes = ((Q, 1 + D, P), (Q, L, P), (C, P))
+    if reuse is not None and tuple(a.shape for a in (reuse.demand, reuse.price,
+                                                     reuse.convert)) == shapes:
+        demand, price, convert = reuse.demand, reuse.price, reuse.convert
+    else:
+        demand, price, convert = (np.empty(s) for s in shapes)
     if deterministic:
-        return Draws(np.zeros((Q, 1 + D, P)), np.zeros((Q, F, P)), np.full((C, P), 0.5))
-    listed = np.flatnonzero(plan.has_shares)
-    demand, price, convert = np.empty((Q, 1 + D, P)), np.empty((Q, F, P)), np.empty((C, P))
-    price[:, ~np.asarray(plan.has_shares, bool)] = 0.0  # (the listed rows are drawn below)
+        demand.fill(0.0)
+        price.fill(0.0)
+        convert.fill(0.5)
+        return Draws(demand, price, convert)
+    zd, zp, u = np.empty((Q, 1 + D, BLOCK)), np.empty((Q, L, BLOCK)), np.empty((C, BLOCK))
     # each block's generator draws its three arrays in order; the part inside [lo, hi) is
     # copied straight into place (a block straddling ``lo`` or ``hi`` is drawn whole)
     for b in range(lo // BLOCK, (hi - 1) // BLOCK + 1):
         gen = np.random.Generator(np.random.PCG64(_child(root, b)))
         a, z = max(lo, b * BLOCK), min(hi, (b + 1) * BLOCK)
         src, dst = slice(a - b * BLOCK, z - b * BLOCK), slice(a - lo, z - lo)
-        demand[:, :, dst] = gen.standard_normal((Q, 1 + D, BLOCK))[:, :, src]
-        price[:, listed, dst] = gen.standard_normal((Q, len(listed), BLOCK))[:, :, src]
-        convert[:, dst] = gen.random((C, BLOCK))[:, src]
+        gen.standard_normal(out=zd)
+        gen.standard_normal(out=zp)
+        gen.random(out=u)
+        demand[:, :, dst] = zd[:, :, src]
+        price[:, :, dst] = zp[:, :, src]
+        convert[:, dst] = u[:, src]
     return Draws(demand, price, convert)

@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 from numpy.typing import NDArray
 
-from loopwatch.engine.draws import draw, seed_sequence
+from loopwatch.engine.draws import Draws, draw, seed_sequence
 from loopwatch.engine.events import EventLog, empty_events
 from loopwatch.engine.plan import MECHANISMS, Plan, compile_plan
 from loopwatch.engine.record import (
@@ -245,13 +245,14 @@ def simulate(
         out[n] = np.empty((paths, *sizes[n]), store)
     frames: list[pd.DataFrame] = []
     st: State | None = None
+    dr: Draws | None = None
     for lo in range(0, paths, size):
         hi = min(lo + size, paths)
         P = hi - lo
         # (the last chunk's largest arrays are reused, zeroed: see ``State``)
         st = State(plan, P, dm[lo:hi], reuse=st)
         st.keep_cash_start = "cash_change" in per_quarter
-        dr = draw(plan, root, lo, hi, deterministic=det)
+        dr = draw(plan, root, lo, hi, deterministic=det, reuse=dr)
         rec = Recorder(plan, {n: out[n][lo:hi] for n in per_quarter})
         log = EventLog(events)
         for t in range(plan.Q):

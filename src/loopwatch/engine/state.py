@@ -97,6 +97,7 @@ class KernelIndex:
         self.wt_expiry: I64 = c(plan.wr_expiry[plan.wt_warrant], np.int64)
         self.wt_cond: F64 = c(plan.wt_cond, np.float64)
         self.has_shares: B8 = c(plan.has_shares, np.bool_)
+        self.listed: I64 = c(np.flatnonzero(plan.has_shares), np.int64)
         self.by_book: B8 = c(plan.by_book, np.bool_)
         # the parties of loans, compute commitments and every contract and edge, as the
         # resolution and settlement kernels take them (built here, not on every call)

@@ -119,8 +119,9 @@ def revalue(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
     demand : ndarray, shape (P,)
         Aggregate end demand of the scenario's path (annual USD).
     newly_defaulted : ndarray of bool, shape (F, P)
-    z_price : ndarray, shape (F, P)
-        Standard normal shocks of the idiosyncratic value deviation.
+    z_price : ndarray, shape (L, P)
+        Standard normal shocks of the idiosyncratic value deviation of the ``L`` firms
+        with listed shares, in firm order (the others have none).
 
     Notes
     -----
@@ -136,7 +137,8 @@ def revalue(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
     eta = owned(st, "eta")
     ratio = np.empty((F + 1, st.P))
     _fused.revalue_growth(demand, demand_prev, revenue, _c(st.rev_prev),
-                          float(eqm.price_volatility), listed, eta, _c(z_price), ratio)
+                          float(eqm.price_volatility), listed, kernel_index(plan).listed, eta,
+                          _c(z_price), ratio)
     np.log(ratio, out=ratio)  # numpy's vectorised log and exp, as the twin's
     exp_eta = np.exp(eta)
     _fused.revalue(
@@ -172,8 +174,10 @@ def revalue_reference(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
     st.ghat = st.ghat + 0.25 * (np.clip(g_obs, -2.0, 4.0) - st.ghat)
     st.rev_prev = revenue
     if eqm.price_volatility > 0:
+        z = np.zeros_like(st.eta)
+        z[plan.has_shares] = z_price
         st.eta = np.where(plan.has_shares[:, None], 0.9 * st.eta
-                          + 0.5 * eqm.price_volatility * z_price, 0.0)
+                          + 0.5 * eqm.price_volatility * z, 0.0)
     fundamental = _multiple(eqm.revenue_multiple, eqm.growth_premium, st.ghat) * 4.0 * revenue
     market = (plan.value_premium[:, None] + plan.value_scale[:, None] * fundamental) \
         * st.sent_eff * np.exp(st.eta)
