@@ -850,14 +850,16 @@ def revalue_growth(demand: F64, demand_prev: F64, revenue: F64, rev_prev: F64, v
 def revalue(demand: F64, demand_prev: F64, newly: B8, core_weight: F64, sentiment: F64,
             reversion: float, growth: float, default: float, floor: float, expectation: float,
             shock_equity: F64, revenue: F64, log_ratio: F64, ghat: F64, has_shares: B8,
-            exp_eta: F64, multiple: float, premium_g: float, premium: F64, scale: F64,
+            listed_pos: I64, exp_eta: F64, multiple: float, premium_g: float, premium: F64, scale: F64,
             equity: F64, by_book: B8, alive: B8, units: F64, sent_eff: F64, mv: F64,
             price: F64) -> None:
     """Sentiment, market values and prices after a quarter; every output in place.
 
     The fused :func:`loopwatch.engine.valuation.revalue_reference` (see it for
     the model), after :func:`revalue_growth`: ``log_ratio`` (F + 1, P) holds
-    the logarithms of its ratios, ``exp_eta`` (F, P) ``exp(eta)``.
+    the logarithms of its ratios, ``exp_eta`` (L, P) ``exp(eta)`` of the listed
+    firms, row ``listed_pos[f]`` for firm ``f`` (-1: not listed, where ``eta`` is 0
+    and its exponential 1).
     ``sentiment`` (P,), ``sent_eff``, ``ghat``, ``mv``, ``price`` (F, P) are
     overwritten.
     """
@@ -880,6 +882,7 @@ def revalue(demand: F64, demand_prev: F64, newly: B8, core_weight: F64, sentimen
     for f in range(F):
         shock, listed, booked = shock_equity[f], has_shares[f], by_book[f]
         prem, sc = premium[f], scale[f]
+        j = listed_pos[f]
         for p in range(P):
             se = shock * sentiment[p]
             sent_eff[f, p] = se
@@ -890,7 +893,8 @@ def revalue(demand: F64, demand_prev: F64, newly: B8, core_weight: F64, sentimen
                 m = fmax(equity[f, p], 0.0)
             else:
                 mult = fmax(multiple + premium_g * _clip(gh, -0.5, 1.5), 0.5)
-                m = (prem + sc * (mult * 4.0 * revenue[f, p])) * se * exp_eta[f, p]
+                m = (prem + sc * (mult * 4.0 * revenue[f, p])) * se * (
+                    exp_eta[j, p] if j >= 0 else 1.0)
             live = alive[f, p]
             if not live:
                 m = 0.0

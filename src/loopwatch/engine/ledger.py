@@ -91,8 +91,20 @@ class Ledger:
     >>> led.check("2025Q1", ["a", "b"])
     """
 
-    def __init__(self, P: int, F: int) -> None:
+    def __init__(self, P: int, F: int, reuse: Ledger | None = None) -> None:
+        """``reuse``: a ledger of the same shape whose arrays this one takes over, zeroed
+        (it must not be used afterwards)."""
         self.P, self.F = P, F
+        if reuse is not None:
+            old = (reuse.bal, reuse.world_cash, reuse.peak)
+            if all(a.shape == shape and a.dtype == np.float64 and a.flags.c_contiguous
+                   and a.flags.writeable and not isinstance(a.base, np.ndarray)
+                   for a, shape in zip(old, ((len(Account), F, P), (P,), (F, P)),
+                                       strict=True)):
+                for a in old:
+                    a.fill(0.0)
+                self.bal, self.world_cash, self.peak = old
+                return
         self.bal = np.zeros((len(Account), F, P))
         self.world_cash = np.zeros(P)
         self.peak = np.zeros((F, P))  # largest gross balance sheet seen (rounding scale)

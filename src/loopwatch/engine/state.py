@@ -98,6 +98,9 @@ class KernelIndex:
         self.wt_cond: F64 = c(plan.wt_cond, np.float64)
         self.has_shares: B8 = c(plan.has_shares, np.bool_)
         self.listed: I64 = c(np.flatnonzero(plan.has_shares), np.int64)
+        # each firm's row among the listed ones (-1: not listed)
+        self.listed_pos: I64 = np.full(plan.F, -1, np.int64)
+        self.listed_pos[self.listed] = np.arange(len(self.listed))
         self.by_book: B8 = c(plan.by_book, np.bool_)
         # the parties of loans, compute commitments and every contract and edge, as the
         # resolution and settlement kernels take them (built here, not on every call)
@@ -146,100 +149,124 @@ class State:
 
     def __init__(self, plan: Plan, P: int, demand_multiplier: F64,
                  reuse: State | None = None) -> None:
-        """``reuse``: a finished state of the same plan whose two largest arrays (the
-        depreciation schedule and the loss matrix, ≈ 19 MB at 1,024 paths) this one takes
-        over, zeroed, instead of allocating and first-touching fresh memory; ``reuse`` must
-        not be used afterwards."""
+        """``reuse``: a finished state of the same plan whose arrays this one takes over,
+        overwritten with the starting values, instead of allocating and first-touching
+        fresh memory (≈ 40 MB at 1,536 paths, most of it the depreciation schedule and the
+        loss matrix); ``reuse`` must not be used afterwards.
+
+        An old array is taken only if it has the shape and dtype wanted, is C-contiguous,
+        writeable and its own (not a view of another array), and was not already taken
+        for another attribute: two attributes never share memory.
+        """
         F, C, Q = plan.F, plan.C, plan.Q
+        taken: set[int] = set()
+
+        def buf(name: str, shape: tuple[int, ...], dtype: type = np.float64,
+                owner: object = reuse) -> NDArray[Any]:
+            old = getattr(owner, name, None) if owner is not None else None
+            if (isinstance(old, np.ndarray) and old.shape == shape and old.dtype == dtype
+                    and old.flags.c_contiguous and old.flags.writeable
+                    and not isinstance(old.base, np.ndarray) and id(old) not in taken):
+                taken.add(id(old))
+                return old
+            return np.empty(shape, dtype)
+
+        def full(name: str, shape: tuple[int, ...], value: float | bool | int,
+                 dtype: type = np.float64) -> NDArray[Any]:
+            a = buf(name, shape, dtype)
+            a.fill(value)
+            return a
 
         def zeros(name: str, shape: tuple[int, ...]) -> F64:
-            old = getattr(reuse, name, None) if reuse is not None else None
-            if (isinstance(old, np.ndarray) and old.shape == shape and old.dtype == np.float64
-                    and old.flags.c_contiguous and old.flags.writeable):
-                old.fill(0.0)
-                return old
-            return np.zeros(shape)
+            return full(name, shape, 0.0)
+
+        def col(name: str, v: F64) -> F64:  # (n,) → (n, P)
+            v = np.asarray(v, float)
+            return np.multiply(v[:, None], ones, out=buf(name, (len(v), P)))
 
         self.P = P
         # whether a quarter keeps its opening cash (for the ``cash_change`` variable only: a
         # copy of a (F, P) array a quarter, which a run that does not record it skips)
         self.keep_cash_start = True
-        led = self.ledger = Ledger(P, F)
         ones = np.ones((1, P))
-
-        def col(v: F64) -> F64:  # (n,) → (n, P)
-            return np.asarray(v, float)[:, None] * ones
-
-        led.bal[Account.cash] = col(plan.cash0)
-        led.bal[Account.compute] = col(plan.compute0)
-        led.bal[Account.other] = col(plan.other0)
-        led.bal[Account.debt] = col(plan.debt0)
-        led.bal[Account.equity] = col(plan.cash0 + plan.compute0 + plan.other0 - plan.debt0)
-        self.alive: B8 = np.ones((F, P), bool)
-        self.default_t: I64 = np.full((F, P), -1, np.int64)
+        old_led = getattr(reuse, "ledger", None)
+        led = self.ledger = Ledger(P, F, reuse=old_led if isinstance(old_led, Ledger) else None)
+        bal = led.bal
+        for a, v in ((Account.cash, plan.cash0), (Account.compute, plan.compute0),
+                     (Account.other, plan.other0), (Account.debt, plan.debt0),
+                     (Account.equity, plan.cash0 + plan.compute0 + plan.other0 - plan.debt0)):
+            np.multiply(np.asarray(v, float)[:, None], ones, out=bal[a])
+        self.alive: B8 = full("alive", (F, P), True, np.bool_)
+        self.default_t: I64 = full("default_t", (F, P), -1, np.int64)
         # contracts in force; conditional ones wait, undecided, in ``open``
-        self.live: B8 = np.repeat(~plan.conditional[:, None], P, axis=1)
-        self.open: B8 = np.repeat(plan.conditional[:, None], P, axis=1)
-        self.cum_paid = np.zeros((C, P))  # payer → payee money paid so far
+        self.live: B8 = buf("live", (C, P), np.bool_)
+        self.live[...] = ~plan.conditional[:, None]
+        self.open: B8 = buf("open", (C, P), np.bool_)
+        self.open[...] = plan.conditional[:, None]
+        self.cum_paid = zeros("cum_paid", (C, P))  # payer → payee money paid so far
         # world debt per firm (opening debt, facility draws, new borrowing)
-        self.world_debt = col(plan.debt0)
-        self.world_rate = col(plan.debt_rate0)
-        self.loi_debt = np.zeros((F, P))  # the part lent against open conditional deals
-        self.called = np.zeros((F, P))  # LOI-secured debt called, due next quarter
-        self.facility = col(plan.facility0)
+        self.world_debt = col("world_debt", plan.debt0)
+        self.world_rate = col("world_rate", plan.debt_rate0)
+        # the part lent against open conditional deals
+        self.loi_debt = zeros("loi_debt", (F, P))
+        self.called = zeros("called", (F, P))  # LOI-secured debt called, due next quarter
+        self.facility = col("facility", plan.facility0)
         # book loans
         n_ln = len(plan.ln)
-        self.loan_out = np.zeros((n_ln, P))
-        self.loan_sold: B8 = np.zeros((n_ln, P), bool)  # lender defaulted: held by the world
-        self.loan_accel: B8 = np.zeros((n_ln, P), bool)  # due in full next quarter
+        self.loan_out = zeros("loan_out", (n_ln, P))
+        # lender defaulted: held by the world
+        self.loan_sold: B8 = full("loan_sold", (n_ln, P), False, np.bool_)
+        # due in full next quarter
+        self.loan_accel: B8 = full("loan_accel", (n_ln, P), False, np.bool_)
         # equity
-        self.units = col(plan.units0)
-        self.stake_units = np.zeros((len(plan.eq), P))
-        self.stake_val = np.zeros((len(plan.eq), P))
-        self.item_paid: B8 = np.zeros((len(plan.item_amount), P), bool)
-        self.wt_vested: B8 = np.zeros((len(plan.wt_shares), P), bool)
-        self.wt_left = col(plan.wt_shares)
-        self.wt_val = np.zeros((len(plan.wt_shares), P))
-        self.bk_left = col(plan.bk_cap)
-        self.stranded = np.zeros((len(plan.cc), P))  # built share of a commitment left idle
+        self.units = col("units", plan.units0)
+        self.stake_units = zeros("stake_units", (len(plan.eq), P))
+        self.stake_val = zeros("stake_val", (len(plan.eq), P))
+        self.item_paid: B8 = full("item_paid", (len(plan.item_amount), P), False, np.bool_)
+        self.wt_vested: B8 = full("wt_vested", (len(plan.wt_shares), P), False, np.bool_)
+        self.wt_left = col("wt_left", plan.wt_shares)
+        self.wt_val = zeros("wt_val", (len(plan.wt_shares), P))
+        self.bk_left = col("bk_left", plan.bk_cap)
+        # built share of a commitment left idle
+        self.stranded = zeros("stranded", (len(plan.cc), P))
         # straight-line depreciation: the rate per quarter and its scheduled changes
         # (a vintage bought in t adds to the rate from t + 1 for ``life`` quarters)
         life = np.maximum(np.rint(plan.life0_q).astype(np.int64), 1)
-        self.dep_rate = col(plan.compute0 / life)
+        self.dep_rate = col("dep_rate", plan.compute0 / life)
         self.dep_change = zeros("dep_change", (Q + 1, F, P))
         for f in range(F):
             if life[f] <= Q:
                 self.dep_change[life[f], f] = -plan.compute0[f] / life[f]
         # demand (latent, before multipliers) and markets
         D = len(plan.dev_firm)
-        self.dem_x = np.zeros((D, P))  # growth deviation from the expected path (annual)
-        self.dem_level = col(plan.dev_level)  # annual USD
+        self.dem_x = zeros("dem_x", (D, P))  # growth deviation from the expected path (annual)
+        self.dem_level = col("dem_level", plan.dev_level)  # annual USD
         self.dem_mult = plan.dev_multiplier[:, None] * demand_multiplier.reshape(1, P)
         self.demand_prev = ones[0] * (plan.dev_level * plan.dev_multiplier
                                       * np.exp(-plan.dev_mu[0] / 4.0)).sum()
         self.sentiment = np.ones(P)
-        self.sent_eff = np.ones((F, P))  # sentiment × equity shocks, per firm
-        self.eta = np.zeros((F, P))
-        self.mv = col(plan.mv0)
-        self.price = col(np.where(plan.has_shares, plan.mv0 / plan.units0, 0.0))
-        self.ghat = col(plan.growth0)
-        self.rev_prev = col(plan.rev0_q)
-        self.cond_ok: B8 = np.zeros((len(plan.cond_metric), P), bool)
-        self.issued = np.zeros((F, P))  # equity issued this quarter
+        self.sent_eff = full("sent_eff", (F, P), 1.0)  # sentiment × equity shocks, per firm
+        self.eta = zeros("eta", (F, P))
+        self.mv = col("mv", plan.mv0)
+        self.price = col("price", np.where(plan.has_shares, plan.mv0 / plan.units0, 0.0))
+        self.ghat = col("ghat", plan.growth0)
+        self.rev_prev = col("rev_prev", plan.rev0_q)
+        self.cond_ok: B8 = full("cond_ok", (len(plan.cond_metric), P), False, np.bool_)
+        self.issued = zeros("issued", (F, P))  # equity issued this quarter
         # end revenue of the quarter: the developers' rows are written every quarter, the
         # others are zero (kept from quarter to quarter, not allocated and zeroed each time)
-        self.end = np.zeros((F, P))
+        self.end = zeros("end", (F, P))
         # what the flex cut from each tranche this quarter (only milestone rows are ever
         # written, and the flex zeroes them first: kept from quarter to quarter)
-        self.items_cut = np.zeros((len(plan.item_amount), P))
+        self.items_cut = zeros("items_cut", (len(plan.item_amount), P))
         # losses over the run: (sufferer × counterparty incl. world), mechanisms
         self.losses = zeros("losses", (F * (F + 1), P))
-        self.loss_mech = np.zeros((F * 4, P))
-        self.world_losses = np.zeros((F, P))
+        self.loss_mech = zeros("loss_mech", (F * 4, P))
+        self.world_losses = zeros("world_losses", (F, P))
         # the quarter's edge arrays (due, paid), kept from quarter to quarter so that rows
         # that stay zero are not written again; ``*_dirty``: rows that may be nonzero
         E = plan.edges.n
-        self.edge_due, self.edge_paid = np.empty((E, P)), np.empty((E, P))
+        self.edge_due, self.edge_paid = buf("edge_due", (E, P)), buf("edge_paid", (E, P))
         self.due_dirty, self.paid_dirty = np.ones(E, np.bool_), np.ones(E, np.bool_)
 
     #: Arrays default resolution reads or writes (everything else stays out of a sub-state).

@@ -279,7 +279,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     st.issued = np.zeros((F, P))
     alive = st.alive
     # (1, P) share of core value down
-    stress = masked_total(plan.core_sum, st.default_t >= 0, *plan.every_firm)
+    # (a firm has defaulted exactly where it is not alive: settlement sets both together)
+    stress = masked_total(plan.core_sum, ~alive, *plan.every_firm)
     at = plan.at(t)
 
     # 0. decisions

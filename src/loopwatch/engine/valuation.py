@@ -135,17 +135,20 @@ def revalue(plan: Plan, st: State, t: int, revenue: F64, demand: F64,
     demand, revenue, F = _c(demand), _c(revenue), plan.F
     demand_prev, listed = _c(st.demand_prev), _c(plan.has_shares, np.bool_)
     eta = owned(st, "eta")
+    ix = kernel_index(plan)
     ratio = np.empty((F + 1, st.P))
     _fused.revalue_growth(demand, demand_prev, revenue, _c(st.rev_prev),
-                          float(eqm.price_volatility), listed, kernel_index(plan).listed, eta,
-                          _c(z_price), ratio)
+                          float(eqm.price_volatility), listed, ix.listed, eta, _c(z_price), ratio)
     np.log(ratio, out=ratio)  # numpy's vectorised log and exp, as the twin's
-    exp_eta = np.exp(eta)
+    # (the listed firms' only: the others' eta is 0)
+    exp_eta = eta[ix.listed]
+    np.exp(exp_eta, out=exp_eta)
     _fused.revalue(
         demand, demand_prev, _c(newly_defaulted, np.bool_), _c(plan.core_weight),
         owned(st, "sentiment"), float(eqm.sentiment_reversion), float(eqm.sentiment_growth),
         float(eqm.sentiment_default), float(eqm.sentiment_floor), float(plan.expectation[t]),
-        _c(plan.shock_equity[t]), revenue, ratio, owned(st, "ghat"), listed, exp_eta,
+        _c(plan.shock_equity[t]), revenue, ratio, owned(st, "ghat"), listed, ix.listed_pos,
+        exp_eta,
         float(eqm.revenue_multiple), float(eqm.growth_premium), _c(plan.value_premium),
         _c(plan.value_scale), st.ledger.bal[Account.equity], _c(plan.by_book, np.bool_),
         _c(st.alive, np.bool_), _c(st.units), owned(st, "sent_eff"), owned(st, "mv"),
