@@ -20,7 +20,7 @@ def _reference(plan, root, lo, hi):  # type: ignore[no-untyped-def]
         gen = np.random.Generator(np.random.PCG64(_child(root, b)))
         parts.append((gen.standard_normal((plan.Q, 1 + D, BLOCK)),
                       gen.standard_normal((plan.Q, L, BLOCK)), gen.random((plan.C, BLOCK))))
-    whole = [np.concatenate(x, axis=-1) for x in zip(*parts)]
+    whole = [np.concatenate(x, axis=-1) for x in zip(*parts, strict=True)]
     cut = slice(lo - (lo // BLOCK) * BLOCK, hi - (lo // BLOCK) * BLOCK)
     return [w[..., cut] for w in whole]
 
@@ -36,7 +36,7 @@ def test_draws_are_the_blocks_streams(plan, lo: int, hi: int) -> None:  # type: 
     got = draw(plan, root, lo, hi, deterministic=False)
     want = _reference(plan, root, lo, hi)
     assert got.price.shape == (plan.Q, int(plan.has_shares.sum()), hi - lo)
-    for g, w in zip((got.demand, got.price, got.convert), want):
+    for g, w in zip((got.demand, got.price, got.convert), want, strict=True):
         np.testing.assert_array_equal(g, w)
 
 
@@ -48,7 +48,7 @@ def test_reused_buffers_give_the_same_draws(plan) -> None:  # type: ignore[no-un
     assert [id(a) for a in (again.demand, again.price, again.convert)] == ids
     fresh = draw(plan, root, 130, 260, deterministic=False)
     for a, b in zip((again.demand, again.price, again.convert),
-                    (fresh.demand, fresh.price, fresh.convert)):
+                    (fresh.demand, fresh.price, fresh.convert), strict=True):
         np.testing.assert_array_equal(a, b)
     # a deterministic draw into used buffers is all zero / one half
     det = draw(plan, root, 0, 130, deterministic=True, reuse=again)
@@ -64,5 +64,5 @@ def test_a_book_with_no_listed_firm_draws_no_price_shocks() -> None:
     got = draw(plan, np.random.SeedSequence(1), 0, 70, deterministic=False)
     want = _reference(plan, np.random.SeedSequence(1), 0, 70)
     assert isinstance(got, Draws) and got.price.shape == (plan.Q, 0, 70)
-    for g, w in zip((got.demand, got.price, got.convert), want):
+    for g, w in zip((got.demand, got.price, got.convert), want, strict=True):
         np.testing.assert_array_equal(g, w)
