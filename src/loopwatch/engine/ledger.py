@@ -91,6 +91,10 @@ class Ledger:
     >>> led.check("2025Q1", ["a", "b"])
     """
 
+    bal: F64
+    world_cash: F64
+    peak: F64
+
     def __init__(self, P: int, F: int, reuse: Ledger | None = None) -> None:
         """``reuse``: a ledger of the same shape whose arrays this one takes over, zeroed
         (it must not be used afterwards)."""

@@ -182,7 +182,8 @@ class State:
 
         def col(name: str, v: F64) -> F64:  # (n,) → (n, P)
             v = np.asarray(v, float)
-            return np.multiply(v[:, None], ones, out=buf(name, (len(v), P)))
+            out: F64 = np.multiply(v[:, None], ones, out=buf(name, (len(v), P)))
+            return out
 
         self.P = P
         # whether a quarter keeps its opening cash (for the ``cash_change`` variable only: a
@@ -205,12 +206,12 @@ class State:
         self.open[...] = plan.conditional[:, None]
         self.cum_paid = zeros("cum_paid", (C, P))  # payer → payee money paid so far
         # world debt per firm (opening debt, facility draws, new borrowing)
-        self.world_debt = col("world_debt", plan.debt0)
-        self.world_rate = col("world_rate", plan.debt_rate0)
+        self.world_debt: F64 = col("world_debt", plan.debt0)
+        self.world_rate: F64 = col("world_rate", plan.debt_rate0)
         # the part lent against open conditional deals
         self.loi_debt = zeros("loi_debt", (F, P))
         self.called = zeros("called", (F, P))  # LOI-secured debt called, due next quarter
-        self.facility = col("facility", plan.facility0)
+        self.facility: F64 = col("facility", plan.facility0)
         # book loans
         n_ln = len(plan.ln)
         self.loan_out = zeros("loan_out", (n_ln, P))
@@ -219,20 +220,20 @@ class State:
         # due in full next quarter
         self.loan_accel: B8 = full("loan_accel", (n_ln, P), False, np.bool_)
         # equity
-        self.units = col("units", plan.units0)
+        self.units: F64 = col("units", plan.units0)
         self.stake_units = zeros("stake_units", (len(plan.eq), P))
         self.stake_val = zeros("stake_val", (len(plan.eq), P))
         self.item_paid: B8 = full("item_paid", (len(plan.item_amount), P), False, np.bool_)
         self.wt_vested: B8 = full("wt_vested", (len(plan.wt_shares), P), False, np.bool_)
-        self.wt_left = col("wt_left", plan.wt_shares)
+        self.wt_left: F64 = col("wt_left", plan.wt_shares)
         self.wt_val = zeros("wt_val", (len(plan.wt_shares), P))
-        self.bk_left = col("bk_left", plan.bk_cap)
+        self.bk_left: F64 = col("bk_left", plan.bk_cap)
         # built share of a commitment left idle
         self.stranded = zeros("stranded", (len(plan.cc), P))
         # straight-line depreciation: the rate per quarter and its scheduled changes
         # (a vintage bought in t adds to the rate from t + 1 for ``life`` quarters)
         life = np.maximum(np.rint(plan.life0_q).astype(np.int64), 1)
-        self.dep_rate = col("dep_rate", plan.compute0 / life)
+        self.dep_rate: F64 = col("dep_rate", plan.compute0 / life)
         self.dep_change = zeros("dep_change", (Q + 1, F, P))
         for f in range(F):
             if life[f] <= Q:
@@ -240,17 +241,17 @@ class State:
         # demand (latent, before multipliers) and markets
         D = len(plan.dev_firm)
         self.dem_x = zeros("dem_x", (D, P))  # growth deviation from the expected path (annual)
-        self.dem_level = col("dem_level", plan.dev_level)  # annual USD
+        self.dem_level: F64 = col("dem_level", plan.dev_level)  # annual USD
         self.dem_mult = plan.dev_multiplier[:, None] * demand_multiplier.reshape(1, P)
         self.demand_prev = ones[0] * (plan.dev_level * plan.dev_multiplier
                                       * np.exp(-plan.dev_mu[0] / 4.0)).sum()
-        self.sentiment = np.ones(P)
+        self.sentiment: F64 = np.ones(P)
         self.sent_eff = full("sent_eff", (F, P), 1.0)  # sentiment × equity shocks, per firm
         self.eta = zeros("eta", (F, P))
-        self.mv = col("mv", plan.mv0)
-        self.price = col("price", np.where(plan.has_shares, plan.mv0 / plan.units0, 0.0))
-        self.ghat = col("ghat", plan.growth0)
-        self.rev_prev = col("rev_prev", plan.rev0_q)
+        self.mv: F64 = col("mv", plan.mv0)
+        self.price: F64 = col("price", np.where(plan.has_shares, plan.mv0 / plan.units0, 0.0))
+        self.ghat: F64 = col("ghat", plan.growth0)
+        self.rev_prev: F64 = col("rev_prev", plan.rev0_q)
         self.cond_ok: B8 = full("cond_ok", (len(plan.cond_metric), P), False, np.bool_)
         self.issued = zeros("issued", (F, P))  # equity issued this quarter
         # end revenue of the quarter: the developers' rows are written every quarter, the
