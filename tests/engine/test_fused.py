@@ -113,11 +113,12 @@ def _cols(P: int, rng: np.random.Generator) -> NDArray[np.int64]:
 
 
 def _slice(s: State, cols: NDArray[np.int64]) -> State:
-    """A copy of ``s`` restricted to paths ``cols`` (every array's last axis)."""
+    """A copy of ``s`` restricted to paths ``cols`` (every array's last axis; not the
+    edge flags ``*_dirty`` or the column list ``w_accel_cols``, which have no path axis)."""
     out = copy.deepcopy(s)
     for obj in (out, out.ledger):
         for name, a in list(vars(obj).items()):
-            if isinstance(a, np.ndarray) and a.ndim:
+            if isinstance(a, np.ndarray) and a.ndim and not name.endswith(("_dirty", "_cols")):
                 setattr(obj, name, np.ascontiguousarray(a[..., cols]))
         obj.P = len(cols)
     return out
@@ -670,3 +671,6 @@ def test_nonzero_tests_are_numpys_any(seed: int, n: int, P: int) -> None:
     b = rng.random((n, P)) < 0.1
     np.testing.assert_array_equal(_fused.cols_with_any(b), np.flatnonzero(b.any(axis=0)))
     np.testing.assert_array_equal(_fused.rows_with_positive(a), np.flatnonzero((a > 0).any(axis=1)))
+    z = a.copy()
+    _fused.zero_nonzero_rows(z)
+    assert (z == 0.0).all()  # (NaN rows too; a -0.0 with nothing else in its row stays)

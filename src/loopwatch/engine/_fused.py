@@ -141,6 +141,18 @@ def any_nonzero(a: F64) -> bool:
 
 
 @_jit
+def zero_nonzero_rows(a: F64) -> None:
+    """``a[...] = 0.0`` for a 2-d float array mostly zero already: each row is scanned and
+    written only from its first nonzero (NaN counts) on (the rows before are zero)."""
+    for i in range(a.shape[0]):
+        row = a[i]
+        for p in range(row.shape[0]):
+            if row[p] != 0.0:
+                row[p:] = 0.0
+                break
+
+
+@_jit
 def cols_with_any(b: B8) -> I64:
     """``np.flatnonzero(b.any(axis=0))`` for a 2-d bool array: the columns with a True."""
     n, P = b.shape

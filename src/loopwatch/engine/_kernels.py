@@ -818,6 +818,9 @@ def _flex(cash: Any, inn: Any, out: Any, opex: Any, w_int: Any, w_prin: Any, min
     """
     F, P = cash.shape
     n_cc, n_it = a_cc.shape[0], items_due.shape[0]
+    for i in range(n_it):  # (the other rows of ``items_cut`` are zero and stay so)
+        if milestone[i]:
+            items_cut[i, :] = 0.0
     gap = np.empty((F, P))
     for f in range(F):
         mc = min_cash[f]
@@ -931,7 +934,7 @@ def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_
     (n_items, P). Payers and payees outside ``[0, F)`` (the world) are not totalled.
     ``items_cut``: an array to return that in, reused from quarter to quarter (only
     milestone tranches are ever cut: its other rows must be zero, and stay so; the
-    milestone rows are zeroed here); default a new one.
+    milestone rows are zeroed by the kernel); default a new one.
     """
     c = np.ascontiguousarray
     for x in (inn, out, a_cc):
@@ -943,7 +946,6 @@ def flex(cash: F64, inn: F64, out: F64, opex: F64, w_int: F64, w_prin: F64, min_
         if (items_cut.dtype != np.float64 or not items_cut.flags.c_contiguous
                 or items_cut.shape != (len(amount), cash.shape[1])):
             raise ValueError("items_cut must be a C-contiguous float64 (n_items, P) array")
-        items_cut[np.asarray(milestone, bool)] = 0.0
     _flex(cash, inn, out, c(opex), c(w_int), c(w_prin), c(min_cash, np.float64), alive,
           a_cc, c(top, np.float64), c(cc_payer, np.int64), c(cc_payee, np.int64),
           c(items_due, np.bool_), c(milestone, np.bool_), c(amount, np.float64),

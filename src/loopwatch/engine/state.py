@@ -254,6 +254,10 @@ class State:
         self.rev_prev: F64 = col("rev_prev", plan.rev0_q)
         self.cond_ok: B8 = full("cond_ok", (len(plan.cond_metric), P), False, np.bool_)
         self.issued = zeros("issued", (F, P))  # equity issued this quarter
+        # world debt accelerated by a default this quarter (written on the short paths of
+        # the quarter only, ``w_accel_cols``; zero elsewhere)
+        self.w_accel = zeros("w_accel", (F, P))
+        self.w_accel_cols: I64 = np.empty(0, np.int64)
         # end revenue of the quarter: the developers' rows are written every quarter, the
         # others are zero (kept from quarter to quarter, not allocated and zeroed each time)
         self.end = zeros("end", (F, P))

@@ -47,6 +47,7 @@ from loopwatch.engine._fused import (
     nonzero_rows,
     pay_world,
     refinance,
+    zero_nonzero_rows,
 )
 from loopwatch.engine._kernels import backstop as backstop_kernel
 from loopwatch.engine._kernels import (
@@ -276,7 +277,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     g = E.groups
     cash_start = led[Account.cash].copy() if st.keep_cash_start else None
     world_start = led.world_cash.copy()
-    st.issued = np.zeros((F, P))
+    # equity issued this quarter: zeroed (its few nonzero rows only)
+    zero_nonzero_rows(owned(st, "issued"))
     alive = st.alive
     # (1, P) share of core value down
     # (a firm has defaulted exactly where it is not alive: settlement sets both together)
@@ -400,7 +402,13 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     Dnew = np.zeros((F, P), bool)
     if len(cols):
         alive_start = alive.copy()  # resolution updates ``st.alive`` in place
-        cl = Claims(A=A, opex=opex_out, w_int=w_int, w_prin=w_prin, w_accel=np.zeros((F, P)),
+        # accelerated world debt: resolution writes the columns ``cols`` only (the state's
+        # array, zero but on the columns written last time, which are zeroed here)
+        w_accel = owned(st, "w_accel")
+        if len(st.w_accel_cols):
+            w_accel[:, st.w_accel_cols] = 0.0
+        st.w_accel_cols = cols
+        cl = Claims(A=A, opex=opex_out, w_int=w_int, w_prin=w_prin, w_accel=w_accel,
                     prin_sched=prin_sched)
         # (updates ``A`` in place; ``nz1``: its rows that may carry anything)
         r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised, nz1)
