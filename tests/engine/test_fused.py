@@ -464,6 +464,26 @@ def test_waterfall(seed: int, P: int, book: str) -> None:
 
 @FAST
 @given(seeds, paths, books)
+def test_the_waterfall_into_a_reused_array_writes_what_a_fresh_one_gets(seed: int, P: int,
+                                                                       book: str) -> None:
+    plan, a, b, rng = _twins(book, P, seed)
+    need, deficit = _needs(rng, plan.F, P)
+    mkt = _market(rng, plan.F, P)
+    dirty = rng.random(plan.F) < 0.5
+    out = np.zeros((5, plan.F, P))
+    out[:, dirty] = np.nan  # rows flagged dirty may hold anything; the others are zero
+    got = funding.waterfall(plan, a, need, deficit, mkt, out, dirty)
+    want = funding.waterfall(plan, b, need, deficit, mkt)
+    for name in funding.SOURCES:
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), name)
+    assert np.shares_memory(got.debt, out)
+    # afterwards, the rows flagged are the firms that wanted money (the others are zero)
+    np.testing.assert_array_equal(dirty, (need > 0).any(axis=1))
+    _assert_same(a, b)
+
+
+@FAST
+@given(seeds, paths, books)
 def test_the_waterfall_moves_the_cash_of_the_firms_it_says_only(seed: int, P: int,
                                                                 book: str) -> None:
     plan, st, _, rng = _twins(book, P, seed)
@@ -586,7 +606,7 @@ def _same_run(book: DealBook, sc: Scenario, paths: int, monkeypatch: pytest.Monk
     assert fast.events.equals(slow.events)
 
 
-@pytest.mark.parametrize("scenario", ["base", "credit-crunch"])
+@pytest.mark.parametrize("scenario", ["base", "credit-crunch", "bear"])
 def test_a_run_on_kernels_equals_the_run_on_twins(scenario: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     _same_run(load_deal_book("ai-compute-2025"), load_scenario(scenario), 24, monkeypatch)
@@ -598,6 +618,33 @@ def test_a_run_on_kernels_equals_the_run_on_twins(scenario: str,
 def test_random_books_run_the_same_on_twins(book: DealBook, sc: Scenario,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     _same_run(book, sc, 3, monkeypatch)
+
+
+def test_funding_kept_in_the_states_array_equals_fresh_arrays(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quarter's funding goes into the state's array, whose rows the waterfall zeroes
+    only where they may be nonzero (the roll-over's rows, a cascade's funding added in):
+    every quarter's funding equals a run where each waterfall returns fresh arrays. In
+    the bear scenario cascades raise money on some paths (``Raised.added``)."""
+    book, sc = load_deal_book("ai-compute-2025"), load_scenario("bear")
+    kw: dict[str, Any] = {"paths": 2048, "seed": 5, "events": False,
+                          "variables": [f"funding_{s}" for s in funding.SOURCES]}
+    fast = simulate(book, sc, **kw)
+    added = []
+    real_add = funding.Raised.add
+
+    def add(self: funding.Raised, other: funding.Raised) -> None:
+        added.append(True)
+        real_add(self, other)
+
+    with monkeypatch.context() as m:
+        m.setattr(step_module, "waterfall", lambda plan, st, need, deficit, mkt, out, dirty:
+                  funding.waterfall(plan, st, need, deficit, mkt))
+        m.setattr(funding.Raised, "add", add)
+        slow = simulate(book, sc, **kw)
+    assert added  # (the case the test is for)
+    for name in fast.data.data_vars:
+        np.testing.assert_array_equal(fast.data[name].values, slow.data[name].values, name)
 
 
 def _same_settlement(book: DealBook, sc: Scenario, paths: int,
@@ -651,8 +698,9 @@ def test_a_state_that_reuses_a_finished_ones_arrays_starts_as_a_fresh_one(P: int
     again, fresh = State(plan, P, dm, reuse=used), State(plan, P, dm)
     assert set(vars(again)) == set(vars(fresh))
     for name, a in vars(fresh).items():
-        # (the edge arrays start uninitialised: their dirty flags, compared, say so)
-        if isinstance(a, np.ndarray) and name not in ("edge_due", "edge_paid"):
+        # (the edge and funding arrays start uninitialised: their dirty flags, compared,
+        # say so)
+        if isinstance(a, np.ndarray) and name not in ("edge_due", "edge_paid", "raised_out"):
             np.testing.assert_array_equal(getattr(again, name), a, name)
     # the same shape takes the buffers over; another shape (the last chunk) allocates
     assert (again.losses is big[0] and again.dep_change is big[1]) == (P == 5)

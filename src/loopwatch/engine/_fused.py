@@ -612,7 +612,7 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
               facility_rate: F64, new_rate: F64, loi_share: F64, wt_holder: I64,
               wt_issuer: I64, strike: F64, wt_left: F64, wt_vested: B8, wt_val: F64,
               price: F64, eq_payer: I64, eq_payee: I64, stake_units: F64,
-              stake_val: F64, out: F64) -> None:
+              stake_val: F64, out: F64, dirty: B8) -> None:
     """The funding waterfall, allocation and postings; returns what each source raised.
 
     The fused :func:`loopwatch.engine.funding.waterfall_reference`: for the
@@ -626,7 +626,10 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
     the world at the market price, warrants exercised (:func:`exercise`),
     stakes sold. Every state array is updated in place; ``out`` (5, F, P),
     uninitialised on entry, gets what each source raised: facility, debt,
-    equity, warrant, stake-sale (USD), zero where a firm wants nothing.
+    equity, warrant, stake-sale (USD), zero where a firm wants nothing. A firm's
+    rows of ``out`` are written only if it wants money or is flagged ``dirty`` (F,)
+    (its rows may hold anything: every row of a fresh array, the rows written
+    last time in a reused one); ``dirty`` is updated to the rows written.
     The market terms ``collateral``, ``debt_cap``, ``facility_rate``,
     ``new_rate`` and ``loi_share`` are given on the firms that want money only,
     in firm order ((n, P): row ``i`` the ``i``-th firm with ``need > 0`` on some path).
@@ -641,9 +644,11 @@ def waterfall(need: F64, deficit: F64, alive: B8, bal: F64, world: F64, facility
         if cnt:
             slot[f] = n
             n += 1
-        else:  # raises nothing anywhere
+            dirty[f] = True
+        elif dirty[f]:  # raises nothing anywhere
             for j in range(5):
                 out[j, f, :] = 0.0
+            dirty[f] = False
     if n == 0:
         return
     cash, stakes, debt, equity = bal[0], bal[4], bal[6], bal[8]

@@ -143,14 +143,18 @@ class Raised:
     equity: F64
     warrant: F64
     stake_sale: F64
+    #: whether :meth:`add` has added anything into the arrays since they were made
+    added: bool = False
 
     @classmethod
     def zeros(cls, F: int, P: int) -> Raised:
-        return cls(*(np.zeros((F, P)) for _ in SOURCES))
+        z = [np.zeros((F, P)) for _ in SOURCES]
+        return cls(z[0], z[1], z[2], z[3], z[4])
 
     def add(self, other: Raised) -> None:
         for name in SOURCES:
             getattr(self, name).__iadd__(getattr(other, name))
+        self.added = True
 
     @property
     def total(self) -> F64:
@@ -164,7 +168,8 @@ def _holder_inc(plan: Plan) -> tuple[Sum, Sum]:
             plan.incidence(k, plan.payer[plan.wr], world=True))
 
 
-def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms) -> Raised:
+def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms,
+              out: F64 | None = None, dirty: NDArray[np.bool_] | None = None) -> Raised:
     """Raise up to ``need`` (F, P) for firms that can cover ``deficit`` (F, P); post it.
 
     Parameters
@@ -175,6 +180,11 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms) -> Rai
     deficit : ndarray, shape (F, P)
         Money needed to end the quarter with cash ≥ 0, USD ≥ 0 (≤ need).
     mkt : Market or LazyMarket
+    out, dirty : ndarray, shape (5, F, P) and (F,) of bool, optional
+        An array to return the result in, reused from quarter to quarter: a firm's rows
+        may hold anything where ``dirty``, and must be zero elsewhere; ``dirty`` is
+        updated to the rows that may now be nonzero. Without them, a fresh array. (A
+        firm that wants nothing has zero rows: a reused array's are not written again.)
 
     Returns
     -------
@@ -189,7 +199,12 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms) -> Rai
     """
     led, eqm = st.ledger, plan.scenario.equity
     ix = kernel_index(plan)
-    out = np.empty((len(SOURCES), *st.alive.shape))  # (the kernel writes every cell)
+    if out is None or dirty is None:
+        out = np.empty((len(SOURCES), *st.alive.shape))  # (the kernel writes every cell)
+        dirty = np.ones(plan.F, np.bool_)
+    elif (out.shape != (len(SOURCES), *st.alive.shape) or out.dtype != np.float64
+          or not out.flags.c_contiguous or dirty.shape != (plan.F,) or dirty.dtype != np.bool_):
+        raise ValueError("out must be a C-contiguous float64 (5, F, P) array, dirty (F,) bool")
     need = _c(need)
     # the market terms of the firms that want money only (the kernel's rows, in firm order)
     R = _fused.rows_with_positive(need)
@@ -206,7 +221,7 @@ def waterfall(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms) -> Rai
         owned(st, "loi_debt"), _c(fac), _c(rate), _c(share),
         ix.wt_holder, ix.wt_issuer, ix.wt_strike, owned(st, "wt_left"),
         _c(st.wt_vested, np.bool_), owned(st, "wt_val"), _c(st.price), ix.eq_payer,
-        ix.eq_payee, owned(st, "stake_units"), owned(st, "stake_val"), out)
+        ix.eq_payee, owned(st, "stake_units"), owned(st, "stake_val"), out, dirty)
     return Raised(*out)
 
 
@@ -220,8 +235,11 @@ def moved_by_waterfall(plan: Plan, need: F64) -> NDArray[np.int64]:
     return out
 
 
-def waterfall_reference(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms) -> Raised:
-    """:func:`waterfall` in numpy (the twin)."""
+def waterfall_reference(plan: Plan, st: State, need: F64, deficit: F64, mkt: Terms,
+                        out: F64 | None = None,
+                        dirty: NDArray[np.bool_] | None = None) -> Raised:
+    """:func:`waterfall` in numpy (the twin; always fresh arrays: ``out`` and ``dirty`` are
+    ignored)."""
     led, eqm = st.ledger, plan.scenario.equity
     P, F = st.P, plan.F
     want = need > 0
@@ -251,7 +269,7 @@ def waterfall_reference(plan: Plan, st: State, need: F64, deficit: F64, mkt: Ter
         left = left - got
     fac, new, eq, wt, stake = take
     cap_wt, cap_stake = cap_wt_all, cap_stake_all
-    out = Raised(fac, new, eq, wt, stake)
+    raised = Raised(fac, new, eq, wt, stake)
 
     # postings touch only the rows R of firms that want money (zero elsewhere, so the
     # same numbers as full-width postings at a fraction of the passes)
@@ -285,7 +303,7 @@ def waterfall_reference(plan: Plan, st: State, need: F64, deficit: F64, mkt: Ter
         led.post_reference(eq_holder @ (sold - proceeds), Account.equity, Account.stakes)
         st.stake_units = st.stake_units * (1.0 - frac)
         st.stake_val = st.stake_val - sold
-    return out
+    return raised
 
 
 def exercise_warrants(plan: Plan, st: State, frac: F64) -> F64:
@@ -326,11 +344,19 @@ def exercise_warrants_reference(plan: Plan, st: State, frac: F64) -> F64:
 
 
 def _from_world_rows(led: Ledger, R: NDArray[np.int64], amount: F64, leg: Account) -> None:
-    """:meth:`Ledger.from_world` of ``amount`` (len(R), P) to the firms ``R`` only."""
+    """:meth:`Ledger.from_world` of ``amount`` (len(R), P) to the firms ``R`` only.
+
+    The world's total is summed row by row, as the kernel does (numpy's ``sum`` adds
+    pairwise along a contiguous axis: on one path and eight rows or more, its last
+    bit can differ).
+    """
     led.bal[Account.cash][R] += amount
     bal = led.bal[leg]
     bal[R] = (bal[R] + amount) if leg >= Account.debt else (bal[R] - amount)
-    led.world_cash -= amount.sum(axis=0)
+    total = np.zeros(amount.shape[1])
+    for row in amount:
+        total += row
+    led.world_cash -= total
 
 
 def _add_world_debt_rows(st: State, R: NDArray[np.int64], amount: F64, rate: F64) -> None:

@@ -258,6 +258,11 @@ class State:
         # the quarter only, ``w_accel_cols``; zero elsewhere)
         self.w_accel = zeros("w_accel", (F, P))
         self.w_accel_cols: I64 = np.empty(0, np.int64)
+        # the quarter's funding by source (the waterfall's result, then the roll-over and
+        # any cascade's funding added in), kept from quarter to quarter: a firm's rows may
+        # be nonzero only where ``raised_dirty``, and are zeroed by the next waterfall there
+        self.raised_out = buf("raised_out", (5, F, P))
+        self.raised_dirty: B8 = np.ones(F, np.bool_)
         # end revenue of the quarter: the developers' rows are written every quarter, the
         # others are zero (kept from quarter to quarter, not allocated and zeroed each time)
         self.end = zeros("end", (F, P))

@@ -385,7 +385,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     short0 = np.empty((F, P), np.bool_)
     x, wo, need, deficit = position(led[Account.cash], inn, out, opex, w_int, w_prin,
                                     plan.min_cash, alive, short0)
-    got = waterfall(plan, st, need, deficit, mkt)
+    # (into the state's array: see ``raised_dirty``)
+    got = waterfall(plan, st, need, deficit, mkt, st.raised_out, st.raised_dirty)
     # only the rows of ``short0`` whose cash or funding the waterfall may have moved are
     # worked out again
     short = short_after(x, got, out, wo, led[Account.cash], alive, short0,
@@ -394,6 +395,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
     # (the waterfall's arrays are fresh: the roll-over joins its debt in place)
     raised = Raised(got.facility, np.add(got.debt, roll, out=got.debt) if rolled else got.debt,
                     got.equity, got.warrant, got.stake_sale)
+    if rolled:  # (the rows the roll-over added to may be nonzero now)
+        st.raised_dirty |= nonzero_rows(roll, plan.every_firm[0])
 
     # 5. clearing and cascades, on the paths where a firm is short (``resolve`` reads and
     # writes only those columns; a firm pushed short in a cascade goes through the waterfall
@@ -412,6 +415,8 @@ def step(plan: Plan, st: State, t: int, dr: Draws, ev: EventLog) -> Quarter:
                     prin_sched=prin_sched)
         # (updates ``A`` in place; ``nz1``: its rows that may carry anything)
         r, Dnew, rounds = resolve(plan, st, t, cl, short, mkt, raised, nz1)
+        if raised.added:  # (a cascade's funding, added in: any row may be nonzero)
+            st.raised_dirty[:] = True
         # resolution only lowers amounts, but for acceleration and cancellation penalties
         # (resolution writes those rows on the short paths ``cols`` only)
         nz = _with_rows(filled, A, [g["accelerated"], g["accelerated_twin"], g["penalty"]], cols)
