@@ -93,8 +93,10 @@ def _state(plan: Plan, P: int, rng: np.random.Generator) -> State:
 
 
 def _assert_same(a: object, b: object, *, rtol: float = 0.0) -> None:
-    """Every array attribute of two states (and their ledgers) equal."""
-    va, vb = vars(a), vars(b)
+    """Every array attribute of two states (and their ledgers) equal (private attributes,
+    such as :func:`~loopwatch.engine.state.owned`'s memory, aside)."""
+    va = {k: v for k, v in vars(a).items() if not k.startswith("_")}
+    vb = {k: v for k, v in vars(b).items() if not k.startswith("_")}
     assert va.keys() == vb.keys()
     for name, x in va.items():
         y = vb[name]

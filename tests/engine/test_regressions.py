@@ -128,3 +128,20 @@ def test_a_milestone_tranche_the_investor_cannot_fund_lapses_instead_of_bankrupt
             paid = ev[ev.event == "tranche_paid"]["amount"].sum()
             assert abs(paid - 1.0) < 1e-9 and abs(lapsed - 19.0) < 1e-9, (paid, lapsed)
     assert counts == [0, 0]
+
+
+def test_a_chunk_with_no_events_leaves_the_events_tables_dtypes_alone() -> None:
+    # hypothesis: on pandas 3 the text columns of a table built from object arrays are
+    # ``str``, and joining an empty table with object columns (a chunk with no events)
+    # made them object: a chunked run's events then differed from the same run in one chunk
+    import pandas as pd
+
+    from loopwatch.engine.events import EventLog, empty_events
+
+    log = EventLog(True)
+    log.add(0, "tranche_paid", np.array([[0.0, 2.0]]), firm=np.array([0]),
+            counterparty=np.array([1]))
+    one = log.frame(["2025Q1"], ["f0", "f1"])
+    both = pd.concat([one, empty_events()], ignore_index=True)
+    assert both.dtypes.to_dict() == one.dtypes.to_dict()
+    assert both.equals(one)

@@ -120,10 +120,16 @@ class EventLog:
 
 
 def empty_events() -> pd.DataFrame:
-    """An events table with no rows and the right columns."""
+    """An events table with no rows and the right columns.
+
+    The text columns have pandas' string dtype (``"str"``), the dtype :meth:`EventLog.frame`
+    gets for them: a run's table is the same whether a chunk with no events joins it or
+    not (with object columns here, pandas 3 made the text columns of a chunked run object
+    and those of one chunk ``str``). On pandas 2, ``"str"`` is object, as the frame's.
+    """
     return pd.DataFrame({
-        "path": pd.Series(dtype=np.int64), "period": pd.Series(dtype=object),
-        "firm": pd.Series(dtype=object), "event": pd.Series(dtype=object),
-        "amount": pd.Series(dtype=float), "counterparty": pd.Series(dtype=object),
+        "path": pd.Series(dtype=np.int64), "period": pd.Series(dtype="str"),
+        "firm": pd.Series(dtype="str"), "event": pd.Series(dtype="str"),
+        "amount": pd.Series(dtype=float), "counterparty": pd.Series(dtype="str"),
         "round": pd.Series(dtype=np.int64),
     })

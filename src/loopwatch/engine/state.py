@@ -56,10 +56,24 @@ def owned(st: object, name: str, dtype: type = np.float64) -> NDArray[Any]:
     (0.0, 1.0)
     """
     a: NDArray[Any] = getattr(st, name)
+    # an array found fit before is fit now (an array keeps its dtype, layout and base): the
+    # checks run once per array object, remembered per state and name (by identity)
+    seen: dict[str, tuple[NDArray[Any], type]] | None = getattr(st, "_owned", None)
+    if seen is not None:
+        hit = seen.get(name)
+        if hit is not None and hit[0] is a and hit[1] is dtype:
+            return a
     if (a.dtype != dtype or not a.flags.c_contiguous or not a.flags.writeable
             or isinstance(a.base, np.ndarray)):
         a = np.array(a, dtype=dtype, order="C")
         setattr(st, name, a)
+    if seen is None:
+        seen = {}
+        try:
+            vars(st)["_owned"] = seen
+        except TypeError:  # (an object with no ``__dict__``: no memory)
+            return a
+    seen[name] = (a, dtype)
     return a
 
 
