@@ -13,8 +13,9 @@ Notes
 -----
 **Same numbers.** Kernels compile with ``fastmath`` off, so each ``+ − × ÷``
 is the IEEE operation numpy does, in the same order: sums over entities add
-rows in index order starting from ``0.0`` (as SciPy's CSR product and
-numpy's ``sum(axis=0)`` do), ``np.maximum``/``np.minimum``/``np.clip``
+rows in index order starting from ``0.0`` (as SciPy's CSR product does, and
+numpy's ``sum(axis=0)`` on more than one path: on one, numpy adds pairwise, so
+the twins sum such totals with :func:`~loopwatch.engine.ledger.row_total`), ``np.maximum``/``np.minimum``/``np.clip``
 propagate NaN as numpy's do (:func:`fmax`, :func:`fmin`). A kernel treats
 each path on its own, never reducing across paths, so a path's result does
 not depend on its chunk. Known differences from the twins: ``log``/``exp``
@@ -394,24 +395,42 @@ def world_post(bal: F64, debit: int, credit: int, amount: F64, sd: float, sc: fl
 @_jit
 def pay_world(bal: F64, cash_i: int, debt_i: int, equity_i: int, opex: F64, interest: F64,
               principal: F64, accel: F64, ratio: F64, scaled: bool, world: F64,
-              world_debt: F64, loi_debt: F64, new_debt: F64, new_loi: F64) -> None:
+              world_debt: F64, loi_debt: F64) -> None:
     """Firms pay the world ``opex + interest`` (from equity) and ``principal`` (off debt).
 
     The two world postings in order (:func:`world_post` with the equity leg, then the
-    debt leg), then ``new_debt = max(world_debt − principal, 0)`` and ``new_loi =
-    min(loi_debt, new_debt)``: one pass instead of five. With ``scaled``, interest is
-    ``interest × ratio`` and principal ``(principal + accel) × ratio`` (a payer's
-    clearing ratio; ``accel`` the accelerated part), computed in the same pass.
+    debt leg), then ``world_debt = max(world_debt − principal, 0)`` and ``loi_debt =
+    min(loi_debt, world_debt)``, in place: one pass instead of five. With ``scaled``,
+    interest is ``interest × ratio`` and principal ``(principal + accel) × ratio`` (a
+    payer's clearing ratio; ``accel`` the accelerated part), computed in the same pass.
+
+    A firm that pays nothing on any path (its rows of ``opex``, ``interest``,
+    ``principal`` and ``accel`` zero) posts nothing (its postings would add exact
+    zeros); its debts are only read, and written where the clamps change them (world
+    debt is ≥ 0 and LOI debt ≤ world debt in a run: never).
     """
     F, P = opex.shape
     cash, debt, equity = bal[cash_i], bal[debt_i], bal[equity_i]
     if F == 0:
         return
-    tot1, tot2 = np.empty(P), np.empty(P)
+    tot1, tot2 = np.zeros(P), np.zeros(P)
     for f in range(F):
         o, i, pr = opex[f], interest[f], principal[f]
+        pays = False
+        for p in range(P):
+            if o[p] != 0.0 or i[p] != 0.0 or pr[p] != 0.0 or (scaled and accel[f, p] != 0.0):
+                pays = True
+                break
+        wd, ld = world_debt[f], loi_debt[f]
+        if not pays:
+            for p in range(P):
+                x = fmax(wd[p] - 0.0, 0.0)
+                y = fmin(ld[p], x)
+                if x != wd[p] or y != ld[p]:
+                    wd[p] = x
+                    ld[p] = y
+            continue
         c, d, e = cash[f], debt[f], equity[f]
-        wd, ld, nd, nl = world_debt[f], loi_debt[f], new_debt[f], new_loi[f]
         for p in range(P):
             if scaled:
                 a1 = o[p] + i[p] * ratio[f, p]
@@ -423,15 +442,11 @@ def pay_world(bal: F64, cash_i: int, debt_i: int, equity_i: int, opex: F64, inte
             c[p] += -1.0 * a1
             d[p] += -1.0 * a2
             c[p] += -1.0 * a2
-            if f == 0:
-                tot1[p] = a1
-                tot2[p] = a2
-            else:
-                tot1[p] += a1
-                tot2[p] += a2
+            tot1[p] += a1
+            tot2[p] += a2
             x = fmax(wd[p] - a2, 0.0)
-            nd[p] = x
-            nl[p] = fmin(ld[p], x)
+            wd[p] = x
+            ld[p] = fmin(ld[p], x)
     for p in range(P):
         world[p] += 1.0 * tot1[p]
     for p in range(P):
@@ -517,6 +532,7 @@ def refinance(indptr: Idx, indices: Idx, data: F64, maturing: F64, w_sched: F64,
     """
     F, P = roll.shape
     some = False
+    lends = np.zeros(F, np.bool_)  # firms with something rolled on some path
     for f in range(F):
         row = roll[f]
         if not _csr_row(indptr, indices, data, maturing, f, row):
@@ -526,10 +542,27 @@ def refinance(indptr: Idx, indices: Idx, data: F64, maturing: F64, w_sched: F64,
             row[p] += ws[p]
         for p in range(P):
             row[p] *= share * fmax(1.0 - response * stress[p], 0.0)
-            some = some or row[p] != 0.0
+            lends[f] = lends[f] or row[p] != 0.0
+        some = some or lends[f]
     if some:
-        world_post(bal, cash_i, debt_i, roll, 1.0, 1.0, world, -1.0)
-        world_debt(w_debt, w_rate, roll, new_rate)
+        # :func:`world_post` and :func:`world_debt` on the rows that carry anything (the
+        # others would add exact zeros and leave the rate alone)
+        cash, debt = bal[cash_i], bal[debt_i]
+        tot = np.zeros(P)
+        for f in range(F):
+            if not lends[f]:
+                continue
+            a, c, d, wd, wr, nr = roll[f], cash[f], debt[f], w_debt[f], w_rate[f], new_rate[f]
+            for p in range(P):
+                c[p] += 1.0 * a[p]
+                d[p] += 1.0 * a[p]
+                tot[p] += a[p]
+                total = wd[p] + a[p]
+                if a[p] > 0 and total > 0:
+                    wr[p] = (wd[p] * wr[p] + a[p] * nr[p]) / total
+                wd[p] = total
+        for p in range(P):
+            world[p] += -1.0 * tot[p]
     return some
 
 

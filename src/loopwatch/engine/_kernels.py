@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine._fused import any_nonzero
 from loopwatch.engine.incidence import Sum
-from loopwatch.engine.ledger import Account
+from loopwatch.engine.ledger import Account, row_total
 from loopwatch.engine.state import kernel_index
 
 __all__ = [
@@ -235,7 +235,7 @@ def demand_reference(z: F64, corr: F64, phi: F64, vol: F64, mu: F64, sat: F64, x
         growth = np.where(growth > 0, growth * room, growth)
         level = level * np.exp(growth / 4.0)
     shock = shock[:, None]
-    total = (level * mult[:, None] * shock).sum(axis=0)
+    total = row_total(level * mult[:, None] * shock)
     end[dev] = level * dem_mult * shock / 4.0 * alive[dev]
     return x, level, total
 

@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine import _fused, _kernels
 from loopwatch.engine.incidence import Sum
-from loopwatch.engine.ledger import Account, Ledger
+from loopwatch.engine.ledger import Account, Ledger, row_total
 from loopwatch.engine.plan import Plan
 from loopwatch.engine.state import State, kernel_index, owned
 from loopwatch.engine.state import contiguous as _c
@@ -346,17 +346,12 @@ def exercise_warrants_reference(plan: Plan, st: State, frac: F64) -> F64:
 def _from_world_rows(led: Ledger, R: NDArray[np.int64], amount: F64, leg: Account) -> None:
     """:meth:`Ledger.from_world` of ``amount`` (len(R), P) to the firms ``R`` only.
 
-    The world's total is summed row by row, as the kernel does (numpy's ``sum`` adds
-    pairwise along a contiguous axis: on one path and eight rows or more, its last
-    bit can differ).
+    The world's total is summed row by row, as the kernel does (:func:`row_total`).
     """
     led.bal[Account.cash][R] += amount
     bal = led.bal[leg]
     bal[R] = (bal[R] + amount) if leg >= Account.debt else (bal[R] - amount)
-    total = np.zeros(amount.shape[1])
-    for row in amount:
-        total += row
-    led.world_cash -= total
+    led.world_cash -= row_total(amount)
 
 
 def _add_world_debt_rows(st: State, R: NDArray[np.int64], amount: F64, rate: F64) -> None:

@@ -286,7 +286,7 @@ class Ledger:
     def from_world(self, amount: F64, leg: Account) -> None:
         """The world pays each firm ``amount`` (F, P); the firm credits ``leg``."""
         if leg == Account.cash:
-            self.world_cash -= amount.sum(axis=0)
+            self.world_cash -= row_total(amount)
             return
         _fused.world_post(self.bal, int(Account.cash), int(leg), self._amount(amount), 1.0,
                           -1.0 if leg < Account.debt else 1.0, self.world_cash, -1.0)
@@ -294,7 +294,7 @@ class Ledger:
     def to_world(self, amount: F64, leg: Account) -> None:
         """Each firm pays the world ``amount`` (F, P); the firm debits ``leg``."""
         if leg == Account.cash:
-            self.world_cash += amount.sum(axis=0)
+            self.world_cash += row_total(amount)
             return
         _fused.world_post(self.bal, int(leg), int(Account.cash), self._amount(amount),
                           1.0 if leg < Account.debt else -1.0, -1.0, self.world_cash, 1.0)
@@ -302,12 +302,12 @@ class Ledger:
     def from_world_reference(self, amount: F64, leg: Account) -> None:
         """:meth:`from_world` in numpy (the twin)."""
         self.post_reference(amount, Account.cash, leg)
-        self.world_cash -= amount.sum(axis=0)
+        self.world_cash -= row_total(amount)
 
     def to_world_reference(self, amount: F64, leg: Account) -> None:
         """:meth:`to_world` in numpy (the twin)."""
         self.post_reference(amount, leg, Account.cash)
-        self.world_cash += amount.sum(axis=0)
+        self.world_cash += row_total(amount)
 
     @property
     def assets(self) -> F64:
@@ -351,6 +351,17 @@ class Ledger:
         if bad.any():
             f, p = np.argwhere(bad)[0]
             raise AccountingError(period, firm_ids[int(f)], float(residual[f, p]))
+
+
+def row_total(a: F64) -> F64:
+    """``a.sum(axis=0)`` for a 2-d array, its rows added in order from 0.0, as the kernels
+    add them. (numpy's ``sum`` adds pairwise along a contiguous axis: on one path, with
+    eight rows or more, its last bit can differ from the same path in a larger chunk.)
+    """
+    out = np.zeros(a.shape[1:])
+    for row in a:
+        out += row
+    return out
 
 
 def _residual(b: F64) -> float:

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from loopwatch.engine import _fused
 from loopwatch.engine.incidence import cached_sum
-from loopwatch.engine.ledger import Account
+from loopwatch.engine.ledger import Account, row_total
 from loopwatch.engine.plan import Plan
 from loopwatch.engine.state import State
 from loopwatch.engine.step import Quarter
@@ -114,7 +114,9 @@ CONTRACT_VARIABLES: dict[str, Getter] = {
 
 
 def _world_loans(plan: Plan, st: State, q: Quarter) -> F64:
-    out: F64 = st.world_debt.sum(axis=0) + (st.loan_out * st.loan_sold).sum(axis=0)
+    # (rows added in order: numpy's pairwise sum on a one-path chunk would make the last
+    # bit depend on the chunking)
+    out: F64 = row_total(st.world_debt) + row_total(st.loan_out * st.loan_sold)
     return out
 
 

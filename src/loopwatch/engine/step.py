@@ -563,15 +563,12 @@ def _pay_world(st: State, opex: F64, interest: F64, principal: F64, accel: F64 |
     """
     led = st.ledger
     c = np.ascontiguousarray
-    new_debt, new_loi = np.empty_like(st.world_debt), np.empty_like(st.loi_debt)
     scaled = ratio is not None
     none = np.empty((0, 0))
     pay_world(led.bal, int(Account.cash), int(Account.debt), int(Account.equity),
               c(opex, np.float64), c(interest, np.float64), c(principal, np.float64),
               c(accel, np.float64) if scaled else none, c(ratio, np.float64) if scaled else none,
-              scaled, led.world_cash, c(st.world_debt, np.float64), c(st.loi_debt, np.float64),
-              new_debt, new_loi)
-    st.world_debt, st.loi_debt = new_debt, new_loi
+              scaled, led.world_cash, owned(st, "world_debt"), owned(st, "loi_debt"))
 
 
 def _pay_world_reference(st: State, opex: F64, interest: F64, principal: F64,
